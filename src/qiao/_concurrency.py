@@ -1,0 +1,60 @@
+"""Bridges between sync and async code: the cheapest correct one for each direction.
+
+- sync code on an event loop: a bounded thread pool, with the caller's context variables;
+- async code on a WSGI worker thread: that thread's own event loop, made once and reused.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextvars
+import functools
+import inspect
+import threading
+from collections.abc import Callable, Coroutine
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, TypeVar
+
+T = TypeVar("T")
+
+_local = threading.local()
+
+
+def run_coroutine_blocking(coro: Coroutine[Any, Any, T]) -> T:
+    """Run ``coro`` to completion on this thread's event loop (created on first use).
+
+    Raises:
+        RuntimeError: called on a thread whose event loop is already running (an async view
+            must ``await`` instead).
+    """
+    loop: asyncio.AbstractEventLoop | None = getattr(_local, "loop", None)
+    if loop is None or loop.is_closed():
+        try:
+            asyncio.get_running_loop()
+        except RuntimeError:
+            pass
+        else:
+            coro.close()
+            raise RuntimeError(
+                "Cannot block on a coroutine from inside a running event loop; await it."
+            )
+        loop = _local.loop = asyncio.new_event_loop()
+    return loop.run_until_complete(coro)
+
+
+async def run_in_thread(
+    executor: ThreadPoolExecutor | None, func: Callable[..., T], *args: Any, **kwargs: Any
+) -> T:
+    """Run the sync ``func`` in ``executor`` without blocking the event loop."""
+    loop = asyncio.get_running_loop()
+    call = functools.partial(contextvars.copy_context().run, func, *args, **kwargs)
+    return await loop.run_in_executor(executor, call)
+
+
+def is_async_callable(func: Any) -> bool:
+    """True for ``async def`` functions, methods, partials of them and objects whose
+    ``__call__`` is ``async def``."""
+    while isinstance(func, functools.partial):
+        func = func.func
+    call = None if inspect.isroutine(func) else inspect.getattr_static(type(func), "__call__", None)
+    return asyncio.iscoroutinefunction(func) or asyncio.iscoroutinefunction(call)

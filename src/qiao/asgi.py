@@ -1,0 +1,303 @@
+"""The ASGI 3 adapter: http, lifespan (and a polite refusal for websockets until that battery).
+
+``await App.__call__(scope, receive, send)`` lands here; nothing in the core knows about ASGI.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import threading
+from collections.abc import AsyncIterator, Iterator
+from typing import TYPE_CHECKING, Any
+
+from qiao._concurrency import run_in_thread
+from qiao._status import NO_BODY_STATUSES
+from qiao.http.exceptions import BadRequest
+from qiao.http.request import Request
+from qiao.http.response import FileResponse, Response, StreamingResponse
+
+if TYPE_CHECKING:
+    from qiao.app import App
+
+__all__ = ["ClientDisconnected", "asgi_app"]
+
+logger = logging.getLogger("qiao")
+Message = dict[str, Any]
+
+
+class ClientDisconnected(BadRequest):
+    """The client went away while the app was reading the body."""
+
+
+class ASGISource:
+    """Reads headers and the body from an ASGI scope and ``receive``."""
+
+    __slots__ = ("disconnected", "done", "loop", "receive", "scope", "thread")
+    environ = None
+
+    def __init__(self, scope: dict[str, Any], receive: Any) -> None:
+        self.scope = scope
+        self.receive = receive
+        self.loop = asyncio.get_running_loop()
+        self.thread = threading.get_ident()
+        self.done = False
+        self.disconnected = False
+
+    def header_pairs(self) -> list[tuple[str, str]]:
+        return [(k.decode("latin-1"), v.decode("latin-1")) for k, v in self.scope["headers"]]
+
+    def client(self) -> tuple[str, int] | None:
+        client = self.scope.get("client")
+        return (client[0], client[1]) if client else None
+
+    def server_host(self) -> str:
+        server = self.scope.get("server")
+        if not server:
+            return "localhost"
+        host, port = server[0], server[1]
+        default = 443 if self.scope.get("scheme") == "https" else 80
+        return host if port in (None, default) else f"{host}:{port}"
+
+    async def read_async(self) -> AsyncIterator[bytes]:
+        while not self.done:
+            message = await self.receive()
+            if message["type"] == "http.disconnect":
+                self.disconnected = self.done = True
+                raise ClientDisconnected("The client disconnected before sending the whole body.")
+            self.done = not message.get("more_body", False)
+            body = message.get("body", b"")
+            if body:
+                yield body
+
+    def read_sync(self) -> Iterator[bytes]:
+        if threading.get_ident() == self.thread:
+            raise RuntimeError(
+                "A sync body read (request.body(), json(), form(), stream()) ran on the event "
+                "loop; in async views and async hooks use await request.abody(), ajson(), "
+                "aform() or astream()."
+            )
+        chunks = self.read_async()
+
+        async def next_chunk() -> bytes:
+            return await chunks.__anext__()
+
+        while True:
+            future = asyncio.run_coroutine_threadsafe(next_chunk(), self.loop)
+            try:
+                yield future.result()
+            except StopAsyncIteration:
+                return
+
+    async def is_disconnected(self) -> bool:
+        if self.disconnected:
+            return True
+        if not self.done:
+            return False  # a receive() now would eat body chunks the view has not read yet
+        task = asyncio.ensure_future(self.receive())
+        await asyncio.sleep(0)
+        if task.done():
+            self.disconnected = task.result()["type"] == "http.disconnect"
+        else:
+            task.cancel()
+        return self.disconnected
+
+    async def wait_disconnect(self) -> None:
+        """Return once the client has gone (drains any unread body first)."""
+        while not self.disconnected:
+            message = await self.receive()
+            if message["type"] == "http.disconnect":
+                self.disconnected = True
+
+
+async def asgi_app(app: App, scope: dict[str, Any], receive: Any, send: Any) -> None:
+    """Answer one ASGI connection scope with ``app``."""
+    kind = scope["type"]
+    if kind == "http":
+        await _http(app, scope, receive, send)
+    elif kind == "lifespan":
+        await _lifespan(app, receive, send)
+    elif kind == "websocket":
+        # NOTE: no websocket routes exist yet; closing before accept makes the server send 403.
+        await send({"type": "websocket.close", "code": 1008})
+    else:
+        raise ValueError(f"qiao cannot serve ASGI scope type {kind!r}.")
+
+
+async def _ensure_started(app: App) -> None:
+    """For servers that send no lifespan events: start up on the first request."""
+    lock: asyncio.Lock | None = app.extensions.get("qiao.asgi.startup_lock")
+    if lock is None:
+        lock = app.extensions["qiao.asgi.startup_lock"] = asyncio.Lock()
+    async with lock:
+        if not app._started:
+            await app.astartup()
+
+
+async def _http(app: App, scope: dict[str, Any], receive: Any, send: Any) -> None:
+    if not app._started:
+        await _ensure_started(app)
+    path: str = scope["path"]
+    root_path: str = scope.get("root_path", "")
+    if root_path and path.startswith(root_path):
+        path = path[len(root_path) :] or "/"
+    source = ASGISource(scope, receive)
+    query = scope.get("query_string", b"")
+    request = Request(
+        app,
+        scope["method"],
+        path,
+        query.decode("latin-1") if query else "",
+        scope.get("scheme", "http"),
+        root_path,
+        source,
+    )
+    response = await app.dispatch_async(request)
+    try:
+        status = response.status_code
+        no_body = request.method == "HEAD" or status in NO_BODY_STATUSES
+        headers = [(k.encode("latin-1"), v.encode("latin-1")) for k, v in response.headers._list]
+        if type(response) is FileResponse:
+            await _send_file(app, response, scope, send, headers, no_body)
+        elif isinstance(response, StreamingResponse):
+            await send({"type": "http.response.start", "status": status, "headers": headers})
+            if no_body:
+                await _close_content(app, response.content)
+                await send({"type": "http.response.body", "body": b""})
+            else:
+                await _send_stream(app, response, source, send)
+        else:
+            body = response.body
+            if status not in NO_BODY_STATUSES or body:
+                headers.append((b"content-length", str(len(body)).encode()))
+            await send({"type": "http.response.start", "status": status, "headers": headers})
+            await send({"type": "http.response.body", "body": b"" if no_body else body})
+    finally:
+        if response._on_close is not None or request._form is not None:
+            await _finish(app, request, response)
+
+
+async def _finish(app: App, request: Request, response: Response) -> None:
+    try:
+        for callback in response._on_close or ():
+            try:
+                result = callback()
+                if hasattr(result, "__await__"):
+                    await result
+            except Exception:
+                logger.exception("Response close callback %r failed", callback)
+    finally:
+        request.close()
+
+
+async def _close_content(app: App, content: Any) -> None:
+    aclose = getattr(content, "aclose", None)
+    if aclose is not None:
+        await aclose()
+        return
+    close = getattr(content, "close", None)
+    if close is not None:
+        await run_in_thread(app.executor, close)
+
+
+async def _send_stream(
+    app: App, response: StreamingResponse, source: ASGISource, send: Any
+) -> None:
+    """Send a streamed body; stop (and close the iterator) as soon as the client goes."""
+
+    async def produce() -> None:
+        if response.is_async:
+            async for chunk in response.content:  # type: ignore[union-attr]
+                data = chunk.encode() if isinstance(chunk, str) else chunk
+                await send({"type": "http.response.body", "body": data, "more_body": True})
+        else:
+            iterator = iter(response.content)  # type: ignore[arg-type]
+            sentinel = object()
+            try:
+                while True:
+                    chunk = await run_in_thread(app.executor, next, iterator, sentinel)
+                    if chunk is sentinel:
+                        break
+                    data = chunk.encode() if isinstance(chunk, str) else chunk
+                    await send({"type": "http.response.body", "body": data, "more_body": True})
+            finally:
+                close = getattr(iterator, "close", None)
+                if close is not None:
+                    await run_in_thread(app.executor, close)
+        await send({"type": "http.response.body", "body": b""})
+
+    producer = asyncio.ensure_future(produce())
+    watcher = asyncio.ensure_future(source.wait_disconnect())
+    try:
+        await asyncio.wait({producer, watcher}, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        watcher.cancel()
+        if not producer.done():
+            producer.cancel()
+            await asyncio.gather(producer, return_exceptions=True)
+            aclose = getattr(response.content, "aclose", None)
+            if aclose is not None:
+                await aclose()
+    if producer.done() and not producer.cancelled():
+        producer.result()  # re-raise a failure of the iterator for the server to log
+
+
+async def _send_file(
+    app: App,
+    response: FileResponse,
+    scope: dict[str, Any],
+    send: Any,
+    headers: list[tuple[bytes, bytes]],
+    no_body: bool,
+) -> None:
+    status = response.status_code
+    if status != 304:
+        headers.append((b"content-length", str(max(response.length, 0)).encode()))
+    await send({"type": "http.response.start", "status": status, "headers": headers})
+    if no_body or response.length <= 0:
+        await send({"type": "http.response.body", "body": b""})
+        return
+    whole = response.offset == 0 and response.length == response.file_size
+    if whole and "http.response.pathsend" in (scope.get("extensions") or {}):
+        # PERF: the server sends the file itself (zero-copy where it can).
+        await send({"type": "http.response.pathsend", "path": os.path.abspath(response.path)})
+        return
+    file = await run_in_thread(app.executor, open, response.path, "rb")
+    try:
+        await run_in_thread(app.executor, file.seek, response.offset)
+        remaining = response.length
+        while remaining > 0:
+            chunk = await run_in_thread(
+                app.executor, file.read, min(response.chunk_size, remaining)
+            )
+            if not chunk:
+                break
+            remaining -= len(chunk)
+            await send({"type": "http.response.body", "body": chunk, "more_body": remaining > 0})
+        if remaining > 0:
+            await send({"type": "http.response.body", "body": b""})
+    finally:
+        await run_in_thread(app.executor, file.close)
+
+
+async def _lifespan(app: App, receive: Any, send: Any) -> None:
+    while True:
+        message = await receive()
+        if message["type"] == "lifespan.startup":
+            try:
+                await app.astartup()
+            except Exception as exc:
+                logger.exception("Start-up failed")
+                await send({"type": "lifespan.startup.failed", "message": str(exc)})
+                return
+            await send({"type": "lifespan.startup.complete"})
+        elif message["type"] == "lifespan.shutdown":
+            try:
+                await app.ashutdown()
+            except Exception as exc:
+                logger.exception("Shut-down failed")
+                await send({"type": "lifespan.shutdown.failed", "message": str(exc)})
+                return
+            await send({"type": "lifespan.shutdown.complete"})
+            return

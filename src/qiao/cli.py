@@ -1,0 +1,118 @@
+"""The ``qiao`` command: ``run``, ``routes``, ``shell`` (and ``python -m qiao``)."""
+
+from __future__ import annotations
+
+import argparse
+import code
+import importlib
+import os
+import sys
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from qiao.app import App
+
+__all__ = ["main"]
+
+_DEFAULT_TARGETS = ("app:app", "wsgi:app", "asgi:app", "main:app")
+
+
+def find_app(target: str | None) -> tuple[App, str]:
+    """Load the app from ``--app``, ``$QIAO_APP``, or ``app.py``/``wsgi.py``/``main.py`` here.
+
+    Raises:
+        SystemExit: nothing found, with what was tried.
+    """
+    from qiao.testing import load_app
+
+    sys.path.insert(0, os.getcwd())
+    target = target or os.environ.get("QIAO_APP")
+    candidates = (
+        [target]
+        if target
+        else [t for t in _DEFAULT_TARGETS if os.path.exists(t.split(":")[0] + ".py")]
+    )
+    for candidate in candidates:
+        try:
+            return load_app(candidate), candidate
+        except (ImportError, AttributeError) as exc:
+            if target:
+                raise SystemExit(f"qiao: cannot load app {candidate!r}: {exc}") from None
+    raise SystemExit(
+        "qiao: no app found. Pass --app module:app, set QIAO_APP, or add app.py with an 'app'."
+    )
+
+
+def _cmd_run(args: argparse.Namespace) -> int:
+    try:
+        import uvicorn
+    except ImportError:
+        raise SystemExit("qiao run needs uvicorn: pip install 'qiao[dev]'") from None
+    app, target = find_app(args.app)
+    os.environ.setdefault("QIAO_DEBUG", "true")
+    if args.reload:
+        # uvicorn re-imports the app in the reloaded process; it watches with watchfiles.
+        uvicorn.run(
+            target,
+            host=args.host,
+            port=args.port,
+            reload=True,
+            reload_dirs=[os.getcwd()],
+            log_level="info",
+        )
+    else:
+        uvicorn.run(app, host=args.host, port=args.port, log_level="info")
+    return 0
+
+
+def _cmd_routes(args: argparse.Namespace) -> int:
+    app, _ = find_app(args.app)
+    app.compile()
+    rows = [("METHODS", "PATH", "NAME", "VIEW")]
+    for route in app.router.routes:
+        methods = ",".join(sorted(route.methods)) if route.methods else "*"
+        view = f"{getattr(route.view, '__module__', '?')}.{route.view.__qualname__}"
+        rows.append((methods, route.pattern, route.name or "", view))
+    widths = [max(len(r[i]) for r in rows) for i in range(4)]
+    for row in rows:
+        print("  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=False)).rstrip())
+    return 0
+
+
+def _cmd_shell(args: argparse.Namespace) -> int:
+    import qiao
+
+    app, _ = find_app(args.app)
+    namespace = {"app": app, "qiao": qiao}
+    banner = f"qiao {qiao.__version__} shell; 'app' is {app!r}"
+    try:
+        ipython = importlib.import_module("IPython")
+    except ImportError:
+        code.interact(banner=banner, local=namespace)
+    else:  # pragma: no cover - depends on IPython being installed
+        ipython.start_ipython(argv=[], user_ns=namespace)
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="qiao", description="The qiao web framework.")
+    sub = parser.add_subparsers(dest="command", required=True)
+    run = sub.add_parser("run", help="start a development server with auto-reload")
+    run.add_argument("--host", default="127.0.0.1")
+    run.add_argument("--port", type=int, default=8000)
+    run.add_argument("--reload", action=argparse.BooleanOptionalAction, default=True)
+    run.set_defaults(func=_cmd_run)
+    routes = sub.add_parser("routes", help="print the route table")
+    routes.set_defaults(func=_cmd_routes)
+    shell = sub.add_parser("shell", help="open a Python shell with the app loaded")
+    shell.set_defaults(func=_cmd_shell)
+    for command in (run, routes, shell):
+        command.add_argument("--app", help="the app as module:attribute (default: $QIAO_APP)")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``qiao`` command."""
+    args = build_parser().parse_args(argv)
+    return int(args.func(args))

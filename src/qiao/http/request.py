@@ -1,0 +1,522 @@
+"""The request: one class whatever the server, decoded lazily.
+
+Headers, query, cookies, body, JSON and forms are decoded on first use and cached. The body has a
+sync API (``body()``, ``json()``, ``form()``, ``stream()``) and an async twin (``abody()``,
+``ajson()``, ``aform()``, ``astream()``); both work under WSGI and ASGI, and both share one
+parser and one set of limits. Only the way chunks arrive differs, and that is the adapter's job.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+import types
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from typing import TYPE_CHECKING, Any, Protocol
+from urllib.parse import parse_qsl
+
+import msgspec
+
+from qiao.http.cookies import parse_cookie_header
+from qiao.http.datastructures import Headers, MultiDict
+from qiao.http.exceptions import (
+    BadRequest,
+    PayloadTooLarge,
+    RequestHeaderFieldsTooLarge,
+    UnsupportedMediaType,
+)
+from qiao.http.forms import EMPTY_FORM, FormData, FormParser
+
+if TYPE_CHECKING:
+    from qiao.app import App
+
+__all__ = ["Request", "RequestSource", "State"]
+
+_json_decoder = msgspec.json.Decoder()
+_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:\-]{1,200}$")
+_CONTENT_LENGTH = re.compile(r"^[0-9]{1,18}$", re.ASCII)
+_UNSET: Any = object()
+
+
+class RequestSource(Protocol):
+    """What an adapter gives a request: raw headers and the body's chunks, sync or async."""
+
+    @property
+    def environ(self) -> dict[str, Any] | None:
+        """The WSGI environ, or None."""
+        ...
+
+    @property
+    def scope(self) -> dict[str, Any] | None:
+        """The ASGI scope, or None."""
+        ...
+
+    def header_pairs(self) -> list[tuple[str, str]]:
+        """The header fields, names lower-cased, in arrival order."""
+        ...
+
+    def client(self) -> tuple[str, int] | None:
+        """The peer's address and port."""
+        ...
+
+    def server_host(self) -> str:
+        """``host[:port]`` the server answers on, for requests without ``Host``."""
+        ...
+
+    def read_sync(self) -> Iterator[bytes]:
+        """Yield the body's chunks, blocking."""
+        ...
+
+    def read_async(self) -> AsyncIterator[bytes]:
+        """Yield the body's chunks without blocking the event loop."""
+        ...
+
+    async def is_disconnected(self) -> bool:
+        """Whether the client has gone (always False where the server cannot tell)."""
+        ...
+
+
+class State(types.SimpleNamespace):
+    """Per-request attributes for middleware and hooks: ``request.state.user = ...``."""
+
+
+class Request:
+    """An HTTP request.
+
+    Attributes:
+        app: the ``App`` handling the request.
+        method: upper-case method.
+        path: the decoded path, without ``root_path``.
+        root_path: where the app is mounted (``SCRIPT_NAME`` / ASGI ``root_path``).
+        query_string: the raw query string (``a=1&b=2``).
+        path_params: the converted path parameters of the matched route.
+        endpoint: the matched route's name (``"blog:detail"``), or None.
+    """
+
+    __slots__ = (
+        "_body",
+        "_consumed",
+        "_cookies",
+        "_form",
+        "_headers",
+        "_id",
+        "_json",
+        "_query",
+        "_source",
+        "_state",
+        "_trusted",
+        "app",
+        "endpoint",
+        "method",
+        "path",
+        "path_params",
+        "query_string",
+        "raw_scheme",
+        "root_path",
+    )
+
+    def __init__(
+        self,
+        app: App,
+        method: str,
+        path: str,
+        query_string: str,
+        scheme: str,
+        root_path: str,
+        source: RequestSource,
+    ) -> None:
+        self.app = app
+        self.method = method
+        self.path = path
+        self.root_path = root_path
+        self.query_string = query_string
+        self.raw_scheme = scheme
+        self.path_params: dict[str, Any] = {}
+        self.endpoint: str | None = None
+        self._source = source
+        self._headers: Headers | None = None
+        self._query: MultiDict[str] | None = None
+        self._cookies: dict[str, str] | None = None
+        self._body: bytes | None = None
+        self._json: Any = _UNSET
+        self._form: FormData | None = None
+        self._consumed = False
+        self._state: State | None = None
+        self._id: str | None = None
+        self._trusted: bool | None = None
+
+    # -- metadata -------------------------------------------------------------------------------
+    @property
+    def environ(self) -> dict[str, Any] | None:
+        """The WSGI environ, under a WSGI server; else None."""
+        return self._source.environ
+
+    @property
+    def scope(self) -> dict[str, Any] | None:
+        """The ASGI scope, under an ASGI server; else None."""
+        return self._source.scope
+
+    @property
+    def headers(self) -> Headers:
+        """Request headers (case-insensitive, multi-valued).
+
+        Raises:
+            RequestHeaderFieldsTooLarge: more than ``MAX_HEADER_COUNT`` fields or more than
+                ``MAX_HEADER_SIZE`` bytes of them.
+        """
+        if self._headers is None:
+            pairs = self._source.header_pairs()
+            limits = self.app.limits
+            if len(pairs) > limits.max_header_count:
+                raise RequestHeaderFieldsTooLarge(
+                    f"{len(pairs)} header fields; the limit is {limits.max_header_count} "
+                    "(setting MAX_HEADER_COUNT)."
+                )
+            if sum(len(k) + len(v) for k, v in pairs) > limits.max_header_size:
+                raise RequestHeaderFieldsTooLarge(
+                    f"Header fields exceed {limits.max_header_size} bytes "
+                    "(setting MAX_HEADER_SIZE)."
+                )
+            self._headers = Headers._trusted(pairs)
+        return self._headers
+
+    @property
+    def query(self) -> MultiDict[str]:
+        """Query parameters, multi-valued: ``request.query["q"]``, ``request.query.getlist("tag")``.
+
+        Raises:
+            BadRequest: more than ``MAX_QUERY_FIELDS`` parameters.
+        """
+        if self._query is None:
+            try:
+                self._query = MultiDict(
+                    parse_qsl(
+                        self.query_string,
+                        keep_blank_values=True,
+                        max_num_fields=self.app.limits.max_query_fields,
+                    )
+                )
+            except ValueError:
+                raise BadRequest(
+                    f"Too many query parameters (limit {self.app.limits.max_query_fields}; "
+                    "setting MAX_QUERY_FIELDS)."
+                ) from None
+        return self._query
+
+    @property
+    def cookies(self) -> dict[str, str]:
+        """Cookies sent by the client."""
+        if self._cookies is None:
+            self._cookies = parse_cookie_header(", ".join(self.headers.getlist("cookie")))
+        return self._cookies
+
+    @property
+    def state(self) -> State:
+        """Per-request attributes for middleware, hooks and views."""
+        if self._state is None:
+            self._state = State()
+        return self._state
+
+    @property
+    def id(self) -> str:
+        """The request id: ``X-Request-ID`` when it is a sane token, else a new random id."""
+        if self._id is None:
+            given = self.headers.get("x-request-id")
+            self._id = given if given and _REQUEST_ID.match(given) else uuid.uuid4().hex
+        return self._id
+
+    @property
+    def client(self) -> tuple[str, int] | None:
+        """The direct peer's ``(host, port)``; see ``remote_addr`` for the client behind proxies."""
+        return self._source.client()
+
+    def _from_trusted_proxy(self) -> bool:
+        if self._trusted is None:
+            self._trusted = self.app._is_trusted_proxy(self.client)
+        return self._trusted
+
+    def _forwarded(self, key: str) -> str | None:
+        """The value of ``key`` (``for``, ``proto``, ``host``) set by the nearest proxy that is
+        not trusted, from ``Forwarded`` or else ``X-Forwarded-<key>``.
+
+        SECURITY: clients can send these headers too; reading from the right and skipping our
+        own trusted proxies takes the value our edge proxy saw, never one the client made up.
+        """
+        values: list[str] = []
+        forwarded = ",".join(self.headers.getlist("forwarded"))
+        if forwarded:
+            for element in forwarded.split(","):
+                for pair in element.split(";"):
+                    name, _, value = pair.strip().partition("=")
+                    if name.lower() == key:
+                        values.append(value.strip().strip('"'))
+        else:
+            joined = ",".join(self.headers.getlist(f"x-forwarded-{key}"))
+            values = [v.strip() for v in joined.split(",") if v.strip()]
+        if key != "for":
+            return values[-1] if values else None
+        for value in reversed(values):
+            host = value.strip("[]")
+            if not self.app._is_trusted_proxy((host, 0)):
+                return host
+        return values[0].strip("[]") if values else None
+
+    @property
+    def scheme(self) -> str:
+        """``http`` or ``https``; ``Forwarded``/``X-Forwarded-Proto`` count only from a trusted
+        proxy."""
+        if self._from_trusted_proxy():
+            proto = self._forwarded("proto")
+            if proto in ("http", "https"):
+                return proto
+        return self.raw_scheme
+
+    @property
+    def is_secure(self) -> bool:
+        """True for HTTPS requests."""
+        return self.scheme == "https"
+
+    @property
+    def host(self) -> str:
+        """``host[:port]`` the client asked for; from ``Forwarded``/``X-Forwarded-Host`` only via a
+        trusted proxy. Validate it (``ALLOWED_HOSTS``) before building absolute URLs from it."""
+        if self._from_trusted_proxy():
+            forwarded = self._forwarded("host")
+            if forwarded:
+                return forwarded
+        return self.headers.get("host") or self._source.server_host()
+
+    @property
+    def remote_addr(self) -> str | None:
+        """The client's IP: from ``Forwarded``/``X-Forwarded-For`` only via a trusted proxy."""
+        if self._from_trusted_proxy():
+            forwarded_for = self._forwarded("for")
+            if forwarded_for:
+                return forwarded_for
+        client = self.client
+        return client[0] if client else None
+
+    @property
+    def url(self) -> str:
+        """The full URL: scheme, host, root path, path and query."""
+        query = f"?{self.query_string}" if self.query_string else ""
+        return f"{self.base_url}{self.path}{query}"
+
+    @property
+    def base_url(self) -> str:
+        """Scheme, host and root path, without a trailing slash."""
+        return f"{self.scheme}://{self.host}{self.root_path}"
+
+    @property
+    def content_type(self) -> str:
+        """The ``Content-Type`` header, or ``""``."""
+        return self.headers.get("content-type", "")
+
+    @property
+    def content_length(self) -> int | None:
+        """The declared body length; None when absent.
+
+        Raises:
+            BadRequest: the header is not a plain decimal number.
+        """
+        value = self.headers.get("content-length")
+        if value is None:
+            return None
+        if not _CONTENT_LENGTH.match(value):
+            raise BadRequest(f"Invalid Content-Length {value!r}.")
+        return int(value)
+
+    def url_for(self, name: str, /, **params: Any) -> str:
+        """Build a path for the route ``name``; ``".detail"`` is relative to this route's
+        namespace (its blueprint). See ``App.url_for``."""
+        if name.startswith(".") and self.endpoint and ":" in self.endpoint:
+            name = self.endpoint.rsplit(":", 1)[0] + ":" + name[1:]
+        elif name.startswith("."):
+            name = name[1:]
+        return self.root_path + self.app.url_for(name, **params)
+
+    async def is_disconnected(self) -> bool:
+        """Whether the client has gone away (under WSGI, always False: servers do not tell)."""
+        return await self._source.is_disconnected()
+
+    # -- body -----------------------------------------------------------------------------------
+    def _start_reading(self) -> int:
+        if self._consumed:
+            raise RuntimeError(
+                "The request body was already consumed by stream()/astream(); read it once."
+            )
+        self._consumed = True
+        limit = self.app.limits.max_body_size
+        length = self.content_length
+        if length is not None and length > limit:
+            raise PayloadTooLarge(
+                f"Body of {length} bytes exceeds the limit of {limit} bytes "
+                "(setting MAX_BODY_SIZE)."
+            )
+        return limit
+
+    @staticmethod
+    def _too_large(limit: int) -> PayloadTooLarge:
+        return PayloadTooLarge(f"Body exceeds the limit of {limit} bytes (setting MAX_BODY_SIZE).")
+
+    def stream(self) -> Iterator[bytes]:
+        """Yield the body's chunks as they arrive, without buffering (sync).
+
+        Raises:
+            PayloadTooLarge: past ``MAX_BODY_SIZE``, even if ``Content-Length`` understated it.
+            RuntimeError: the body was already streamed.
+        """
+        limit = self._start_reading()
+        received = 0
+        for chunk in self._source.read_sync():
+            received += len(chunk)
+            if received > limit:
+                raise self._too_large(limit)
+            yield chunk
+
+    async def astream(self) -> AsyncIterator[bytes]:
+        """Async twin of ``stream()``."""
+        limit = self._start_reading()
+        received = 0
+        async for chunk in self._source.read_async():
+            received += len(chunk)
+            if received > limit:
+                raise self._too_large(limit)
+            yield chunk
+
+    def body(self) -> bytes:
+        """The whole body, read once and cached (sync)."""
+        if self._body is None:
+            self._body = b"".join(self.stream())
+        return self._body
+
+    async def abody(self) -> bytes:
+        """Async twin of ``body()``."""
+        if self._body is None:
+            self._body = b"".join([chunk async for chunk in self.astream()])
+        return self._body
+
+    def json(self) -> Any:
+        """The body decoded as JSON (sync).
+
+        Raises:
+            UnsupportedMediaType: the ``Content-Type`` is not JSON (``application/json`` or
+                ``application/*+json``).
+            BadRequest: malformed JSON, NaN/Infinity, numbers out of range, or nesting deeper
+                than ``MAX_JSON_DEPTH``.
+        """
+        if self._json is _UNSET:
+            self._check_json_type()
+            self._json = self._decode_json(self.body())
+        return self._json
+
+    async def ajson(self) -> Any:
+        """Async twin of ``json()``."""
+        if self._json is _UNSET:
+            self._check_json_type()
+            self._json = self._decode_json(await self.abody())
+        return self._json
+
+    def _check_json_type(self) -> None:
+        media = self.content_type.split(";", 1)[0].strip().lower()
+        if media != "application/json" and not (
+            media.startswith("application/") and media.endswith("+json")
+        ):
+            raise UnsupportedMediaType(
+                f"Expected Content-Type application/json, got {media or 'none'!r}."
+            )
+
+    def _decode_json(self, body: bytes) -> Any:
+        if not body:
+            raise BadRequest("Malformed JSON: the body is empty.")
+        depth = self.app.limits.max_json_depth
+        try:
+            value = _json_decoder.decode(body)
+        except RecursionError:
+            raise BadRequest(f"JSON nests deeper than {depth} levels.") from None
+        except (msgspec.DecodeError, msgspec.ValidationError) as exc:
+            raise BadRequest(f"Malformed JSON: {exc}.") from None
+        # PERF: the depth walk runs only if the body has more brackets than the depth limit.
+        if body.count(b"[") + body.count(b"{") > depth and _json_depth(value) > depth:
+            raise BadRequest(f"JSON nests deeper than {depth} levels (setting MAX_JSON_DEPTH).")
+        return value
+
+    def form(self) -> FormData:
+        """The body as a form: url-encoded or multipart with files (sync).
+
+        Files past ``FORM_SPOOL_SIZE`` are spooled to disk and deleted when the request ends.
+
+        Raises:
+            UnsupportedMediaType: the body is not a form.
+            BadRequest / PayloadTooLarge: malformed, or past a limit (see ``FormParser``).
+        """
+        if self._form is None:
+            parser = self._form_parser()
+            if parser is None:
+                return EMPTY_FORM
+            try:
+                for chunk in self.stream():
+                    parser.feed(chunk)
+                self._form = parser.finish()
+            except BaseException:
+                parser.abort()
+                raise
+        return self._form
+
+    async def aform(self) -> FormData:
+        """Async twin of ``form()``."""
+        if self._form is None:
+            parser = self._form_parser()
+            if parser is None:
+                return EMPTY_FORM
+            try:
+                async for chunk in self.astream():
+                    parser.feed(chunk)
+                self._form = parser.finish()
+            except BaseException:
+                parser.abort()
+                raise
+        return self._form
+
+    def _form_parser(self) -> FormParser | None:
+        content_type = self.content_type
+        if not content_type and not self.content_length:
+            return None
+        return FormParser(content_type, self.app.limits)
+
+    def close(self) -> None:
+        """Release what the request holds (upload temp files). Adapters call it at the end."""
+        if self._form is not None:
+            self._form.close()
+
+    def __repr__(self) -> str:
+        return f"<Request {self.method} {self.path!r}>"
+
+
+def _json_depth(value: Any) -> int:
+    """The nesting depth of decoded JSON, iteratively (no recursion on hostile input)."""
+    deepest = 0
+    stack: list[tuple[Any, int]] = [(value, 1)]
+    while stack:
+        node, depth = stack.pop()
+        if isinstance(node, dict):
+            node = node.values()
+        elif not isinstance(node, list):
+            continue
+        deepest = max(deepest, depth)
+        stack.extend((child, depth + 1) for child in node if isinstance(child, (dict, list)))
+    return deepest
+
+
+def is_trusted(client: tuple[str, int] | None, networks: list[Any], any_peer: bool) -> bool:
+    """Whether ``client`` is one of the trusted proxy ``networks``."""
+    if any_peer:
+        return True
+    if client is None or not networks:
+        return False
+    try:
+        address = ipaddress.ip_address(client[0])
+    except ValueError:
+        return False
+    return any(address in network for network in networks)
