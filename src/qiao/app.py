@@ -9,6 +9,7 @@ start-up; per request only the work that request needs is done.
 from __future__ import annotations
 
 import atexit
+import functools
 import inspect
 import ipaddress
 import logging
@@ -129,11 +130,9 @@ class App(Scaffold):
         from qiao.wsgi import wsgi_app
 
         #: The WSGI app; add WSGI middleware with ``app.wsgi_app = Mw(app.wsgi_app)``.
-        self.wsgi_app: Callable[..., Any] = lambda environ, start: wsgi_app(self, environ, start)
+        self.wsgi_app: Callable[..., Any] = functools.partial(wsgi_app, self)
         #: The ASGI app; add ASGI middleware with ``app.asgi_app = Mw(app.asgi_app)``.
-        self.asgi_app: Callable[..., Any] = lambda scope, rcv, send: asgi_app(
-            self, scope, rcv, send
-        )
+        self.asgi_app: Callable[..., Any] = functools.partial(asgi_app, self)
         # NOTE: ASGI servers tell ASGI 3 from ASGI 2 by asking whether ``app.__call__`` is a
         # coroutine function, while ``app(...)`` itself always uses the class's ``__call__``.
         # This instance attribute answers the question without changing how calls dispatch.

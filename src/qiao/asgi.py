@@ -16,7 +16,7 @@ from qiao._concurrency import run_in_thread
 from qiao._status import NO_BODY_STATUSES
 from qiao.http.exceptions import BadRequest
 from qiao.http.request import Request
-from qiao.http.response import FileResponse, Response, StreamingResponse
+from qiao.http.response import FILE, STREAM, FileResponse, Response, StreamingResponse
 
 if TYPE_CHECKING:
     from qiao.app import App
@@ -158,15 +158,16 @@ async def _http(app: App, scope: dict[str, Any], receive: Any, send: Any) -> Non
         status = response.status_code
         no_body = request.method == "HEAD" or status in NO_BODY_STATUSES
         headers = [(k.encode("latin-1"), v.encode("latin-1")) for k, v in response.headers._list]
-        if type(response) is FileResponse:
-            await _send_file(app, response, scope, send, headers, no_body)
-        elif isinstance(response, StreamingResponse):
+        kind = response.body_kind
+        if kind == FILE:
+            await _send_file(app, response, scope, send, headers, no_body)  # type: ignore[arg-type]
+        elif kind == STREAM:
             await send({"type": "http.response.start", "status": status, "headers": headers})
             if no_body:
-                await _close_content(app, response.content)
+                await _close_content(app, response.content)  # type: ignore[attr-defined]
                 await send({"type": "http.response.body", "body": b""})
             else:
-                await _send_stream(app, response, source, send)
+                await _send_stream(app, response, source, send)  # type: ignore[arg-type]
         else:
             body = response.body
             if status not in NO_BODY_STATUSES or body:

@@ -124,7 +124,8 @@ class _Node:
 
     def __init__(self) -> None:
         self.static: dict[str, _Node] = {}
-        self.dynamic: list[tuple[_Segment, _Node]] = []
+        # (regex.fullmatch, (name, to_python or None) for one-parameter segments, segment, child)
+        self.dynamic: list[tuple[Callable[[str], re.Match[str] | None], Any, _Segment, _Node]] = []
         self.rest: list[tuple[str, Converter, Endpoint]] = []
         self.endpoint: Endpoint | None = None
 
@@ -254,13 +255,20 @@ class Router:
                 pos = m.end()
             regex_src += re.escape(segment[pos:])
             key = _PARAM.sub(lambda m: f"<{m.group(1) or 'str'}>", segment)
-            for existing, child in node.dynamic:
+            for _, _, existing, child in node.dynamic:
                 if existing.key == key:
                     node = child
                     break
             else:
                 child = _Node()
-                node.dynamic.append((_Segment(re.compile(regex_src), params, key), child))
+                matcher = _Segment(re.compile(regex_src), params, key)
+                single = None
+                if len(params) == 1:
+                    name, conv = params[0]
+                    # PERF: text converters need no call; their to_python is the identity.
+                    identity = type(conv).to_python is Converter.to_python
+                    single = (name, None if identity else conv.to_python)
+                node.dynamic.append((matcher.regex.fullmatch, single, matcher, child))
                 node = child
         node.endpoint = endpoint
 
@@ -284,7 +292,8 @@ class Router:
             return endpoint, {}, ()
         if path[:1] == "/":
             params: dict[str, Any] = {}
-            found = _walk(self._root, path[1:].split("/"), 0, params)
+            segments = path[1:].split("/")
+            found = _walk(self._root, segments, 0, len(segments), params)
             if found is not None:
                 return found, params, ()
         for regex, endpoint, named in self._regex:
@@ -341,32 +350,41 @@ class Router:
         raise BuildError(f"Cannot build a URL for {name!r}: {'; '.join(errors)}.")
 
 
-def _walk(node: _Node, segments: list[str], index: int, params: dict[str, Any]) -> Endpoint | None:
-    if index == len(segments):
-        return node.endpoint
+def _walk(
+    node: _Node, segments: list[str], index: int, count: int, params: dict[str, Any]
+) -> Endpoint | None:
+    """Depth-first match of ``segments[index:]`` below ``node``; static children first, then
+    dynamic ones in declaration order, then ``path`` converters taking the rest."""
     segment = segments[index]
+    index += 1
     child = node.static.get(segment)
     if child is not None:
-        found = _walk(child, segments, index + 1, params)
+        found = child.endpoint if index == count else _walk(child, segments, index, count, params)
         if found is not None:
             return found
-    for matcher, child in node.dynamic:
-        m = matcher.regex.fullmatch(segment)
+    for fullmatch, single, matcher, child in node.dynamic:
+        m = fullmatch(segment)
         if m is None:
             continue
         try:
-            values = [
-                conv.to_python(v) for (_, conv), v in zip(matcher.params, m.groups(), strict=True)
-            ]
+            if single is not None:
+                name, to_python = single
+                value = m.group(1) if to_python is None else to_python(m.group(1))
+            else:
+                values = [
+                    c.to_python(v) for (_, c), v in zip(matcher.params, m.groups(), strict=True)
+                ]
         except ValueError:
             continue
-        found = _walk(child, segments, index + 1, params)
+        found = child.endpoint if index == count else _walk(child, segments, index, count, params)
         if found is not None:
-            for (name, _), value in zip(matcher.params, values, strict=False):
+            if single is not None:
                 params[name] = value
+            else:
+                params.update(zip([n for n, _ in matcher.params], values, strict=True))
             return found
     if node.rest:
-        remainder = "/".join(segments[index:])
+        remainder = "/".join(segments[index - 1 :])
         for name, converter, endpoint in node.rest:
             if re.fullmatch(converter.regex, remainder):
                 try:

@@ -11,9 +11,9 @@ from collections.abc import Callable, Iterable, Iterator
 from typing import TYPE_CHECKING, Any
 
 from qiao._concurrency import run_coroutine_blocking
-from qiao._status import NO_BODY_STATUSES, status_line
+from qiao._status import NO_BODY_STATUSES, STATUS_LINES, status_line
 from qiao.http.request import Request
-from qiao.http.response import FileResponse, Response, StreamingResponse
+from qiao.http.response import FILE, STREAM, FileResponse, Response, StreamingResponse
 
 if TYPE_CHECKING:
     from qiao.app import App
@@ -108,20 +108,20 @@ def wsgi_app(app: App, environ: dict[str, Any], start_response: StartResponse) -
     response = app.dispatch(request)
     status = response.status_code
     headers = response.headers._list
-    no_body = request.method == "HEAD" or status in NO_BODY_STATUSES
-    if type(response) is FileResponse:
-        return _send_file(response, request, environ, start_response, no_body)
-    if isinstance(response, StreamingResponse):
-        start_response(status_line(status), headers[:])
-        return _Closing(_iter_stream(response, no_body), request, response)
+    no_body = status in NO_BODY_STATUSES or request.method == "HEAD"
+    kind = response.body_kind
+    if kind == FILE:
+        return _send_file(response, request, environ, start_response, no_body)  # type: ignore[arg-type]
+    if kind == STREAM:
+        start_response(STATUS_LINES.get(status) or status_line(status), headers[:])
+        return _Closing(_iter_stream(response, no_body), request, response)  # type: ignore[arg-type]
     body = response.body
     if status not in NO_BODY_STATUSES or body:
         headers = [*headers, ("content-length", str(len(body)))]
-    start_response(status_line(status), headers)
-    chunks = [] if no_body else [body]
+    start_response(STATUS_LINES.get(status) or status_line(status), headers)
     if request._form is None and response._on_close is None:
-        return chunks
-    return _Closing(iter(chunks), request, response)
+        return [] if no_body else [body]
+    return _Closing(iter([] if no_body else [body]), request, response)
 
 
 def _iter_stream(response: StreamingResponse, no_body: bool) -> Iterator[bytes]:

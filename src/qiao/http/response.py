@@ -35,6 +35,9 @@ HeadersInit = Mapping[str, str] | Iterable[tuple[str, str]] | None
 
 _json_encoder = msgspec.json.Encoder()
 
+#: ``Response.body_kind`` values: how an adapter sends the body.
+BODY, STREAM, FILE = 0, 1, 2
+
 
 class Response:
     """An HTTP response with the whole body in memory.
@@ -47,9 +50,12 @@ class Response:
             ``text/html; charset=utf-8`` for ``Response``.
     """
 
-    __slots__ = ("_on_close", "body", "headers", "status_code")
+    # PERF: no __slots__, so rarely-set fields cost nothing until set (see ``_on_close``).
+    _on_close: list[Callable[[], Any]] | None = None
 
     media_type: ClassVar[str] = "text/html; charset=utf-8"
+    #: How adapters send the body: ``BODY`` (bytes in memory), ``STREAM`` or ``FILE``.
+    body_kind: ClassVar[int] = BODY
     #: True for responses whose body depends on request headers (``FileResponse``); the app
     #: calls ``prepare(request)`` on them before sending.
     needs_prepare: ClassVar[bool] = False
@@ -61,12 +67,13 @@ class Response:
         headers: HeadersInit = None,
         content_type: str | None = None,
     ) -> None:
-        self.body: bytes = body.encode() if isinstance(body, str) else bytes(body)
+        if type(body) is not bytes:
+            body = body.encode() if isinstance(body, str) else bytes(body)
+        self.body: bytes = body
         self.status_code = status
         self.headers = Headers._trusted([("content-type", content_type or self.media_type)])
         if headers:
             self.headers.update(headers)
-        self._on_close: list[Callable[[], Any]] | None = None
 
     @property
     def content_type(self) -> str | None:
@@ -151,13 +158,10 @@ class Response:
 class HTMLResponse(Response):
     """A ``text/html; charset=utf-8`` response."""
 
-    __slots__ = ()
-
 
 class PlainTextResponse(Response):
     """A ``text/plain; charset=utf-8`` response."""
 
-    __slots__ = ()
     media_type = "text/plain; charset=utf-8"
 
 
@@ -172,7 +176,6 @@ class JSONResponse(Response):
         TypeError: ``data`` holds an object msgspec cannot encode.
     """
 
-    __slots__ = ()
     media_type = "application/json"
 
     def __init__(
@@ -187,8 +190,6 @@ class JSONResponse(Response):
 
 class RedirectResponse(Response):
     """A redirect to ``url`` (302 by default; 301, 303, 307 and 308 are the other usual codes)."""
-
-    __slots__ = ()
 
     def __init__(self, url: str, status: int = 302, headers: HeadersInit = None) -> None:
         super().__init__(b"", status, headers)
@@ -209,8 +210,8 @@ class StreamingResponse(Response):
             WSGI, on the worker thread's own loop).
     """
 
-    __slots__ = ("content",)
     media_type = "application/octet-stream"
+    body_kind = STREAM
 
     def __init__(
         self,
@@ -244,8 +245,8 @@ class FileResponse(Response):
         chunk_size: bytes read per chunk when the server cannot send the file itself.
     """
 
-    __slots__ = ("chunk_size", "conditional", "file_size", "length", "offset", "path")
     needs_prepare = True
+    body_kind = FILE
 
     def __init__(
         self,
