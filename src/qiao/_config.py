@@ -9,6 +9,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from qiao.http.exceptions import ImproperlyConfigured
+
 __all__ = ["DEFAULTS", "Config", "Limits"]
 
 #: Every setting qiao itself reads, with its default. Batteries add their own.
@@ -56,7 +58,21 @@ class Limits:
 
     @classmethod
     def from_config(cls, config: Mapping[str, Any]) -> Limits:
-        return cls(**{name: int(config[name.upper()]) for name in cls.__dataclass_fields__})
+        """Read the limits from ``config``.
+
+        Raises:
+            ImproperlyConfigured: a limit is not a non-negative whole number (``qiao.E007``).
+        """
+        values: dict[str, int] = {}
+        for name in cls.__dataclass_fields__:
+            value = config[name.upper()]
+            if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+                raise ImproperlyConfigured(
+                    f"qiao.E007: Setting {name.upper()} must be a non-negative whole number, "
+                    f"got {value!r}."
+                )
+            values[name] = value
+        return cls(**values)
 
 
 class Config(dict[str, Any]):

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from qiao._concurrency import is_async_callable, run_coroutine_blocking, run_in_thread
-from qiao._config import Config, Limits
+from qiao._config import DEFAULTS, Config, Limits
 from qiao._errors import render_http_error, render_server_error
 from qiao._scaffold import Layer, Scaffold
 from qiao.converters import Converter, make_converter
@@ -112,7 +112,7 @@ class App(Scaffold):
         )
         self.name = import_name
         self.config = Config(config)
-        self.limits = Limits.from_config(self.config)
+        self.limits = Limits.from_config(DEFAULTS)  # read from self.config in compile()
         self.router = Router()
         #: Battery state, by battery name (``app.extensions["sessions"]``).
         self.extensions: dict[str, Any] = {}

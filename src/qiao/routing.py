@@ -330,7 +330,8 @@ class Router:
             hint = f" Did you mean {', '.join(map(repr, close))}?" if close else ""
             raise BuildError(f"No route is named {name!r}.{hint}")
         errors: list[str] = []
-        for route in routes:
+        # The route that uses the most of the given parameters wins (as in Flask).
+        for route in sorted(routes, key=lambda r: -len(r.param_names)):
             missing = [p for p in route.param_names if p not in params]
             if missing:
                 errors.append(f"{route.pattern!r} needs {', '.join(missing)}")
@@ -404,11 +405,11 @@ def _build_path(route: Route, params: Mapping[str, Any]) -> str:
             parts.append(token)
             continue
         name, converter = token
-        text = converter.to_url(params[name])
+        safe = "/" if isinstance(converter, PathConverter) else ""
+        text = quote(converter.to_url(params[name]), safe=safe + "-._~")
         if not re.fullmatch(converter.regex, text):
             raise ValueError(f"{name}={params[name]!r} does not match {converter.regex!r}")
-        safe = "/" if isinstance(converter, PathConverter) else ""
-        parts.append(quote(text, safe=safe + "-._~"))
+        parts.append(text)
     return "".join(parts)
 
 

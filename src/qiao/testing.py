@@ -42,7 +42,21 @@ class TestClient(httpx.Client):
 
     def __init__(self, app: Any, base_url: str = "http://testserver", **kwargs: Any) -> None:
         self.app = app
-        super().__init__(transport=httpx.WSGITransport(app=app), base_url=base_url, **kwargs)
+        super().__init__(
+            transport=httpx.WSGITransport(app=_Pep3333Path(app)), base_url=base_url, **kwargs
+        )
+
+
+class _Pep3333Path:
+    """httpx's WSGI transport puts the decoded path in ``PATH_INFO``; PEP 3333 (and every real
+    server) gives the raw bytes as latin-1. Restore that so tests see what servers send."""
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+
+    def __call__(self, environ: dict[str, Any], start_response: Any) -> Any:
+        environ["PATH_INFO"] = environ["PATH_INFO"].encode("utf-8").decode("latin-1")
+        return self.app(environ, start_response)
 
 
 class AsyncTestClient(httpx.AsyncClient):

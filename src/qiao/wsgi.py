@@ -93,7 +93,9 @@ def wsgi_app(app: App, environ: dict[str, Any], start_response: StartResponse) -
     if not path.isascii():
         try:  # PEP 3333 hands the path over as latin-1; it was UTF-8 on the wire.
             path = path.encode("latin-1").decode("utf-8")
-        except UnicodeError:
+        except UnicodeEncodeError:
+            pass  # a server that already decoded it (not PEP 3333, but harmless)
+        except UnicodeDecodeError:
             start_response("400 Bad Request", [("content-type", "text/plain; charset=utf-8")])
             return [b"Bad Request: the path is not valid UTF-8."]
     request = Request(
