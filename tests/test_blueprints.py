@@ -123,8 +123,10 @@ def test_nested_blueprints_nest_prefix_namespace_and_hooks(new_app):
 
 def test_blueprint_folders_are_resolved_relative_to_its_module():
     bp = qiao.Blueprint("b", __name__, template_folder="templates", static_folder="static")
-    assert bp.template_folder is not None and bp.template_folder.endswith("tests/templates")
-    assert bp.static_folder is not None and bp.static_folder.endswith("tests/static")
+    assert bp.template_folder is not None
+    assert bp.template_folder.endswith("tests/templates")
+    assert bp.static_folder is not None
+    assert bp.static_folder.endswith("tests/static")
 
 
 def test_blueprint_names_may_not_contain_separators():

@@ -37,7 +37,8 @@ def test_from_object_class_and_module_path(monkeypatch):
 
     config = Config().from_object(Settings)
     assert config["MAX_BODY_SIZE"] == 5
-    assert "lower" not in config and "_private" not in config
+    assert "lower" not in config
+    assert "_private" not in config
 
     module = types.ModuleType("my_settings")
     module.SECRET_KEY = "from-module"
@@ -59,7 +60,8 @@ def test_from_env_parses_json_values_and_keeps_strings():
     assert config["MAX_BODY_SIZE"] == 2048
     assert config["TRUSTED_PROXIES"] == ["10.0.0.1"]
     assert config["SECRET_KEY"] == "plain-text-key"
-    assert "OTHER" not in config and "" not in config
+    assert "OTHER" not in config
+    assert "" not in config
 
 
 def test_from_env_reads_the_process_environment(monkeypatch):

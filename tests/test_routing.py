@@ -294,8 +294,10 @@ def test_matching_cost_does_not_depend_on_route_count():
     router.compile(routes)
     first = router.match("/r0/1")
     last = router.match("/r999/1")
-    assert first is not None and last is not None
-    assert first[1] == {"id": 1} and last[1] == {"id": 1}
+    assert first is not None
+    assert last is not None
+    assert first[1] == {"id": 1}
+    assert last[1] == {"id": 1}
     # every route hangs off one static dictionary at the root: no linear scan
     assert len(router._root.static) == 1000
     assert router._regex == []
