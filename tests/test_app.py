@@ -388,3 +388,12 @@ def test_route_defaults_are_passed_as_keyword_arguments(new_app, call):
     app = new_app()
     app.add_route("/d", lambda request, lang: lang, name="d", lang="zh")
     assert call(app, "GET", "/d").text == "zh"
+
+
+def test_too_many_headers_is_431_even_for_routes_that_never_read_them(new_app, call):
+    app = new_app(MAX_HEADER_COUNT=8)
+    app.add_route("/", lambda request: "ok", name="x")
+    assert call(app, "GET", "/").status_code == 200
+    response = call(app, "GET", "/", headers={f"x-h{i}": "v" for i in range(12)})
+    assert response.status_code == 431
+    assert "MAX_HEADER_COUNT" in response.text

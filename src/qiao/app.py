@@ -341,9 +341,16 @@ class App(Scaffold):
             False,
         )
 
-    def dispatch(self, request: Request) -> Response:
-        """Answer ``request`` on the calling thread (the WSGI path); never raises."""
-        plan, args, kwargs = self._resolve(request)
+    def dispatch(self, request: Request, rejection: HTTPException | None = None) -> Response:
+        """Answer ``request`` on the calling thread (the WSGI path); never raises.
+
+        ``rejection``: an error the adapter found before routing (too many headers); the
+        request is answered with it, through the app's hooks and error handlers.
+        """
+        if rejection is None:
+            plan, args, kwargs = self._resolve(request)
+        else:
+            plan, args, kwargs = self._fallback_with(_raise), (rejection,), _NO_KWARGS
         if plan.fast_sync:
             # PERF: a route without hooks or middleware skips the generator pipeline.
             try:
@@ -357,9 +364,14 @@ class App(Scaffold):
         response = self._run_sync(self._pipeline(request, plan, args, kwargs))
         return response  # type: ignore[no-any-return]
 
-    async def dispatch_async(self, request: Request) -> Response:
-        """Answer ``request`` on the event loop (the ASGI path); never raises."""
-        plan, args, kwargs = self._resolve(request)
+    async def dispatch_async(
+        self, request: Request, rejection: HTTPException | None = None
+    ) -> Response:
+        """Answer ``request`` on the event loop (the ASGI path); never raises (see ``dispatch``)."""
+        if rejection is None:
+            plan, args, kwargs = self._resolve(request)
+        else:
+            plan, args, kwargs = self._fallback_with(_raise), (rejection,), _NO_KWARGS
         if plan.fast_async:
             try:
                 response = self.make_response(await plan.view(request, *args, **kwargs), plan)

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 from qiao._concurrency import run_in_thread
 from qiao._status import NO_BODY_STATUSES
 from qiao.http.exceptions import BadRequest
-from qiao.http.request import Request
+from qiao.http.request import Request, too_many_headers
 from qiao.http.response import FILE, STREAM, FileResponse, Response, StreamingResponse
 
 if TYPE_CHECKING:
@@ -153,7 +153,9 @@ async def _http(app: App, scope: dict[str, Any], receive: Any, send: Any) -> Non
         root_path,
         source,
     )
-    response = await app.dispatch_async(request)
+    count, limit = len(scope["headers"]), app.limits.max_header_count
+    rejection = too_many_headers(count, limit) if count > limit else None
+    response = await app.dispatch_async(request, rejection)
     try:
         status = response.status_code
         no_body = request.method == "HEAD" or status in NO_BODY_STATUSES

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 from qiao._concurrency import run_coroutine_blocking
 from qiao._status import NO_BODY_STATUSES, STATUS_LINES, status_line
-from qiao.http.request import Request
+from qiao.http.request import Request, too_many_headers
 from qiao.http.response import FILE, STREAM, FileResponse, Response, StreamingResponse
 
 if TYPE_CHECKING:
@@ -107,7 +107,13 @@ def wsgi_app(app: App, environ: dict[str, Any], start_response: StartResponse) -
         environ.get("SCRIPT_NAME", ""),
         WSGISource(environ),
     )
-    response = app.dispatch(request)
+    rejection = None
+    limit = app.limits.max_header_count
+    if len(environ) > limit:  # PERF: the environ's size bounds its header count for free
+        count = sum(1 for key in environ if key.startswith("HTTP_"))
+        if count > limit:
+            rejection = too_many_headers(count, limit)
+    response = app.dispatch(request, rejection)
     status = response.status_code
     headers = response.headers._list
     no_body = status in NO_BODY_STATUSES or request.method == "HEAD"

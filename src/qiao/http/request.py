@@ -151,10 +151,7 @@ class Request:
             pairs = self._source.header_pairs()
             limits = self.app.limits
             if len(pairs) > limits.max_header_count:
-                raise RequestHeaderFieldsTooLarge(
-                    f"{len(pairs)} header fields; the limit is {limits.max_header_count} "
-                    "(setting MAX_HEADER_COUNT)."
-                )
+                raise too_many_headers(len(pairs), limits.max_header_count)
             if sum(len(k) + len(v) for k, v in pairs) > limits.max_header_size:
                 raise RequestHeaderFieldsTooLarge(
                     f"Header fields exceed {limits.max_header_size} bytes "
@@ -474,6 +471,13 @@ class Request:
 
     def __repr__(self) -> str:
         return f"<Request {self.method} {self.path!r}>"
+
+
+def too_many_headers(count: int, limit: int) -> RequestHeaderFieldsTooLarge:
+    """The 431 for a request with ``count`` header fields over ``limit``."""
+    return RequestHeaderFieldsTooLarge(
+        f"{count} header fields; the limit is {limit} (setting MAX_HEADER_COUNT)."
+    )
 
 
 def _json_depth(value: Any) -> int:
