@@ -111,12 +111,9 @@ class ASGISource:
                 self.disconnected = True
 
 
-async def asgi_app(app: App, scope: dict[str, Any], receive: Any, send: Any) -> None:
-    """Answer one ASGI connection scope with ``app``."""
+async def _other_scope(app: App, scope: dict[str, Any], receive: Any, send: Any) -> None:
     kind = scope["type"]
-    if kind == "http":
-        await _http(app, scope, receive, send)
-    elif kind == "lifespan":
+    if kind == "lifespan":
         await _lifespan(app, receive, send)
     elif kind == "websocket":
         # NOTE: no websocket routes exist yet; closing before accept makes the server send 403.
@@ -135,7 +132,11 @@ async def _ensure_started(app: App) -> None:
             await app.astartup()
 
 
-async def _http(app: App, scope: dict[str, Any], receive: Any, send: Any) -> None:
+async def asgi_app(app: App, scope: dict[str, Any], receive: Any, send: Any) -> None:
+    """Answer one ASGI connection scope with ``app``."""
+    if scope["type"] != "http":
+        await _other_scope(app, scope, receive, send)
+        return
     if not app._started:
         await _ensure_started(app)
     path: str = scope["path"]

@@ -49,21 +49,27 @@ def _cmd_run(args: argparse.Namespace) -> int:
         import uvicorn
     except ImportError:
         raise SystemExit("qiao run needs uvicorn: pip install 'qiao[dev]'") from None
-    app, target = find_app(args.app)
-    os.environ.setdefault("QIAO_DEBUG", "true")
-    if args.reload:
-        # uvicorn re-imports the app in the reloaded process; it watches with watchfiles.
-        uvicorn.run(
-            target,
-            host=args.host,
-            port=args.port,
-            reload=True,
-            reload_dirs=[os.getcwd()],
-            log_level="info",
-        )
-    else:
-        uvicorn.run(app, host=args.host, port=args.port, log_level="info")
+    _, target = find_app(args.app)  # fail here, before starting a server, if it won't load
+    os.environ["QIAO_APP"] = target
+    # uvicorn builds the app through ``dev_app`` in the serving process, so a reload (watched
+    # with watchfiles) re-imports the user's code, and debug is on in that process too.
+    uvicorn.run(
+        "qiao.cli:dev_app",
+        factory=True,
+        host=args.host,
+        port=args.port,
+        reload=args.reload,
+        reload_dirs=[os.getcwd()] if args.reload else None,
+        log_level="info",
+    )
     return 0
+
+
+def dev_app() -> App:
+    """The app named by ``$QIAO_APP``, with ``DEBUG`` on (the factory ``qiao run`` serves)."""
+    app, _ = find_app(None)
+    app.config["DEBUG"] = True
+    return app
 
 
 def _cmd_routes(args: argparse.Namespace) -> int:
