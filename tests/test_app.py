@@ -397,3 +397,30 @@ def test_too_many_headers_is_431_even_for_routes_that_never_read_them(new_app, c
     response = call(app, "GET", "/", headers={f"x-h{i}": "v" for i in range(12)})
     assert response.status_code == 431
     assert "MAX_HEADER_COUNT" in response.text
+
+
+def test_handler_for_a_custom_http_exception_catches_only_that_class(new_app, call):
+    class PaymentRequired(qiao.HTTPException):
+        status_code = 402
+
+    app = new_app()
+    app.register_error_handler(PaymentRequired, lambda request, exc: ("pay up", 402))
+    app.add_route("/custom", lambda request: (_ for _ in ()).throw(PaymentRequired()), name="c")
+    app.add_route("/plain", lambda request: qiao.abort(402), name="p")
+    assert call(app, "GET", "/custom").text == "pay up"
+    assert call(app, "GET", "/plain").headers["content-type"] == "application/problem+json"
+
+
+def test_startup_hooks_do_not_run_twice_when_both_interfaces_start_the_app(new_app):
+    events = []
+    app = new_app()
+    app.on_startup(lambda: events.append("start"))
+    app.add_route("/", lambda request: "x", name="x")
+    app.test_client().get("/")
+
+    async def run():
+        async with app.async_test_client() as client:
+            await client.get("/")
+
+    asyncio.run(run())
+    assert events == ["start"]

@@ -151,3 +151,12 @@ def test_blueprint_url_conf_mounts_under_its_prefix(new_app):
     assert client.get("/api/raw/abc/").text == "abc"
     assert app.url_for("api:item", id=2) == "/api/items/2/"
     assert app.url_for("api:raw", code="x") == "/api/raw/x/"
+
+
+def test_changing_a_blueprint_after_the_app_compiled_is_refused(new_app):
+    app = new_app()
+    bp = make_blog()
+    app.register_blueprint(bp)
+    app.compile()
+    with pytest.raises(RuntimeError, match="blueprint 'blog' after an app compiled"):
+        bp.add_route("/late", lambda request: "late")

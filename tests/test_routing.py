@@ -301,3 +301,13 @@ def test_matching_cost_does_not_depend_on_route_count():
     # every route hangs off one static dictionary at the root: no linear scan
     assert len(router._root.static) == 1000
     assert router._regex == []
+
+
+def test_routes_of_one_shape_may_name_their_parameters_differently(new_app):
+    app = new_app()
+    app.add_route("/u/<int:id>", lambda request, id: {"get": id}, methods=["GET"], name="g")
+    app.add_route("/u/<int:uid>", lambda request, uid: {"post": uid}, methods=["POST"], name="p")
+    client = app.test_client()
+    assert client.get("/u/1").json() == {"get": 1}
+    assert client.post("/u/2").json() == {"post": 2}
+    assert app.url_for("p", uid=3) == "/u/3"

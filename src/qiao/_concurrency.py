@@ -27,7 +27,8 @@ def run_coroutine_blocking(coro: Coroutine[Any, Any, T]) -> T:
         RuntimeError: called on a thread whose event loop is already running (an async view
             must ``await`` instead).
     """
-    loop: asyncio.AbstractEventLoop | None = getattr(_local, "loop", None)
+    holder: _LoopHolder | None = getattr(_local, "holder", None)
+    loop = holder.loop if holder is not None else None
     if loop is None or loop.is_closed():
         try:
             asyncio.get_running_loop()
@@ -38,8 +39,19 @@ def run_coroutine_blocking(coro: Coroutine[Any, Any, T]) -> T:
             raise RuntimeError(
                 "Cannot block on a coroutine from inside a running event loop; await it."
             )
-        loop = _local.loop = asyncio.new_event_loop()
+        _local.holder = _LoopHolder()
+        loop = _local.holder.loop
     return loop.run_until_complete(coro)
+
+
+class _LoopHolder:
+    """Owns a thread's event loop and closes it when the thread ends (its locals are freed)."""
+
+    def __init__(self) -> None:
+        self.loop = asyncio.new_event_loop()
+
+    def __del__(self) -> None:
+        self.loop.close()
 
 
 async def run_in_thread(

@@ -11,7 +11,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
-from qiao.http.exceptions import HTTPException
+from qiao.http.exceptions import _BY_STATUS
 
 __all__ = ["Layer", "RouteRecord", "Scaffold"]
 
@@ -231,8 +231,8 @@ class Scaffold:
             inspect.isclass(key) and issubclass(key, BaseException)
         ):
             raise TypeError(f"Error handler key must be a status code or exception class: {key!r}")
-        if isinstance(key, type) and issubclass(key, HTTPException) and key is not HTTPException:
-            key = key.status_code
+        if isinstance(key, type) and key is _BY_STATUS.get(getattr(key, "status_code", 0)):
+            key = key.status_code  # qiao's own NotFound & co. stand for their status code
         self.error_handlers[key] = handler
 
     # -- blueprints -----------------------------------------------------------------------------

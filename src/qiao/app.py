@@ -14,6 +14,7 @@ import inspect
 import ipaddress
 import logging
 import threading
+import weakref
 from collections.abc import Callable, Generator, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -61,6 +62,8 @@ class Plan:
     defaults: dict[str, Any]
     fast_sync: bool
     fast_async: bool
+    #: parameter names the matcher uses -> this route's names, when they differ
+    renames: dict[str, str] | None = None
 
 
 def _mode(func: Callable[..., Any], blocking: bool = False) -> int:
@@ -211,6 +214,9 @@ class App(Scaffold):
             router.compile(routes)
             for route in routes:
                 route.plan = self._make_plan(route.view, route.scaffolds, route)
+                canonical = router.canonical_params(route)
+                if canonical != route.param_names:
+                    route.plan.renames = dict(zip(canonical, route.param_names, strict=True))
             self._fallback = self._make_plan(_raise, (), None)
             self.router = router
             self._compiled = True
@@ -258,17 +264,22 @@ class App(Scaffold):
             if self._started:
                 return
             self.startup()
-            atexit.register(self.shutdown)
+            # NOTE: a weak reference, so the exit hook does not keep every app ever started alive.
+            atexit.register(_shutdown_at_exit, weakref.ref(self))
 
     def startup(self) -> None:
-        """Compile and run the start-up hooks (sync callers: WSGI, scripts, tests)."""
+        """Compile and run the start-up hooks once (sync callers: WSGI, scripts, tests)."""
         self.compile()
+        if self._started:
+            return
         self._run_sync(self._lifespan(self.startup_hooks))
         self._started = True
 
     async def astartup(self) -> None:
-        """Compile and run the start-up hooks (async callers: ASGI lifespan)."""
+        """Compile and run the start-up hooks once (async callers: ASGI lifespan)."""
         self.compile()
+        if self._started:
+            return
         await self._run_async(self._lifespan(self.startup_hooks))
         self._started = True
 
@@ -324,6 +335,11 @@ class App(Scaffold):
         plan: Plan = route.plan
         if plan.defaults:
             kwargs = {**plan.defaults, **kwargs}
+        if plan.renames is not None:  # this route names the shared shape's parameters its way
+            kwargs = {plan.renames.get(k, k): v for k, v in kwargs.items()}
+            request.path_params = {
+                plan.renames.get(k, k): v for k, v in request.path_params.items()
+            }
         return plan, args, kwargs
 
     def _fallback_with(self, view: Callable[..., Any]) -> Plan:
@@ -578,6 +594,12 @@ class App(Scaffold):
 
     def __repr__(self) -> str:
         return f"<qiao.App {self.name!r}>"
+
+
+def _shutdown_at_exit(ref: weakref.ref[App]) -> None:
+    app = ref()
+    if app is not None:
+        app.shutdown()
 
 
 def _check_signature(route: Route) -> None:

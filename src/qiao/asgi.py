@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 from qiao._concurrency import run_in_thread
 from qiao._status import NO_BODY_STATUSES
 from qiao.http.exceptions import BadRequest
-from qiao.http.request import Request, too_many_headers
+from qiao.http.request import Request, headers_too_large, too_many_headers
 from qiao.http.response import FILE, STREAM, FileResponse, Response, StreamingResponse
 
 if TYPE_CHECKING:
@@ -34,7 +34,7 @@ class ClientDisconnected(BadRequest):
 class ASGISource:
     """Reads headers and the body from an ASGI scope and ``receive``."""
 
-    __slots__ = ("disconnected", "done", "loop", "receive", "scope", "thread")
+    __slots__ = ("buffered", "disconnected", "done", "loop", "receive", "scope", "thread")
     environ = None
 
     def __init__(self, scope: dict[str, Any], receive: Any) -> None:
@@ -44,6 +44,7 @@ class ASGISource:
         self.thread = threading.get_ident()
         self.done = False
         self.disconnected = False
+        self.buffered: list[bytes] | None = None
 
     def header_pairs(self) -> list[tuple[str, str]]:
         return [(k.decode("latin-1"), v.decode("latin-1")) for k, v in self.scope["headers"]]
@@ -61,6 +62,11 @@ class ASGISource:
         return host if port in (None, default) else f"{host}:{port}"
 
     async def read_async(self) -> AsyncIterator[bytes]:
+        buffered = self.buffered
+        if buffered is not None:  # chunks is_disconnected() received while peeking
+            self.buffered = None
+            for chunk in buffered:
+                yield chunk
         while not self.done:
             message = await self.receive()
             if message["type"] == "http.disconnect":
@@ -91,16 +97,21 @@ class ASGISource:
                 return
 
     async def is_disconnected(self) -> bool:
+        # Peek at one message without waiting; body chunks it brings are kept for read_async.
         if self.disconnected:
             return True
-        if not self.done:
-            return False  # a receive() now would eat body chunks the view has not read yet
         task = asyncio.ensure_future(self.receive())
         await asyncio.sleep(0)
-        if task.done():
-            self.disconnected = task.result()["type"] == "http.disconnect"
-        else:
+        if not task.done():
             task.cancel()
+            return False
+        message = task.result()
+        if message["type"] == "http.disconnect":
+            self.disconnected = self.done = True
+        elif message["type"] == "http.request" and not self.done:
+            self.done = not message.get("more_body", False)
+            if message.get("body"):
+                self.buffered = [*(self.buffered or ()), message["body"]]
         return self.disconnected
 
     async def wait_disconnect(self) -> None:
@@ -156,6 +167,10 @@ async def asgi_app(app: App, scope: dict[str, Any], receive: Any, send: Any) -> 
     )
     count, limit = len(scope["headers"]), app.limits.max_header_count
     rejection = too_many_headers(count, limit) if count > limit else None
+    if rejection is None:
+        size = sum(len(k) + len(v) for k, v in scope["headers"])
+        if size > app.limits.max_header_size:
+            rejection = headers_too_large(app.limits.max_header_size)
     response = await app.dispatch_async(request, rejection)
     try:
         status = response.status_code
@@ -173,8 +188,10 @@ async def asgi_app(app: App, scope: dict[str, Any], receive: Any, send: Any) -> 
                 await _send_stream(app, response, source, send)  # type: ignore[arg-type]
         else:
             body = response.body
-            if status not in NO_BODY_STATUSES or body:
+            if status not in NO_BODY_STATUSES:
                 headers.append((b"content-length", str(len(body)).encode()))
+            elif not body:  # RFC 9110: a 204/304 describes no content of its own
+                headers = [h for h in headers if h[0] != b"content-type"]
             await send({"type": "http.response.start", "status": status, "headers": headers})
             await send({"type": "http.response.body", "body": b"" if no_body else body})
     finally:
@@ -218,14 +235,23 @@ async def _send_stream(
         else:
             iterator = iter(response.content)  # type: ignore[arg-type]
             sentinel = object()
+            pending: asyncio.Future[Any] | None = None
             try:
                 while True:
-                    chunk = await run_in_thread(app.executor, next, iterator, sentinel)
+                    pending = asyncio.ensure_future(
+                        run_in_thread(app.executor, next, iterator, sentinel)
+                    )
+                    chunk = await asyncio.shield(pending)  # a cancel must not orphan next()
+                    pending = None
                     if chunk is sentinel:
                         break
                     data = chunk.encode() if isinstance(chunk, str) else chunk
                     await send({"type": "http.response.body", "body": data, "more_body": True})
             finally:
+                # NOTE: a generator cannot be closed while next() runs in a worker thread; wait
+                # for the chunk in flight, then close it (its finally blocks run now, not at GC).
+                if pending is not None:
+                    await asyncio.wait({pending})
                 close = getattr(iterator, "close", None)
                 if close is not None:
                     await run_in_thread(app.executor, close)

@@ -58,6 +58,14 @@ class Blueprint(Scaffold):
         )
         self.name = name
         self.url_prefix = url_prefix
+        self._mounted = False
+
+    def _setup_guard(self, what: str) -> None:
+        if self._mounted:
+            raise RuntimeError(
+                f"{what} was called on blueprint {self.name!r} after an app compiled its routes; "
+                "set up blueprints before serving."
+            )
 
     def __repr__(self) -> str:
         return f"<Blueprint {self.name!r}>"
@@ -108,6 +116,7 @@ def _collect(
             )
         )
     for blueprint, options in scaffold.blueprints:
+        blueprint._mounted = True
         bp_name = options.get("name") or blueprint.name
         full_name = f"{namespace}:{bp_name}" if namespace else bp_name
         if full_name in seen:

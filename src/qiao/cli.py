@@ -37,7 +37,9 @@ def find_app(target: str | None) -> tuple[App, str]:
         try:
             return load_app(candidate), candidate
         except (ImportError, AttributeError) as exc:
-            if target:
+            module = candidate.split(":")[0]
+            missing_itself = isinstance(exc, ModuleNotFoundError) and exc.name == module
+            if target or not missing_itself:  # an error inside the user's module: show it
                 raise SystemExit(f"qiao: cannot load app {candidate!r}: {exc}") from None
     raise SystemExit(
         "qiao: no app found. Pass --app module:app, set QIAO_APP, or add app.py with an 'app'."
@@ -66,9 +68,10 @@ def _cmd_run(args: argparse.Namespace) -> int:
 
 
 def dev_app() -> App:
-    """The app named by ``$QIAO_APP``, with ``DEBUG`` on (the factory ``qiao run`` serves)."""
+    """The app named by ``$QIAO_APP``, with ``DEBUG`` on unless ``QIAO_DEBUG=false`` (the
+    factory ``qiao run`` serves)."""
     app, _ = find_app(None)
-    app.config["DEBUG"] = True
+    app.config["DEBUG"] = os.environ.get("QIAO_DEBUG", "true").lower() not in ("0", "false", "no")
     return app
 
 
@@ -95,6 +98,8 @@ def _cmd_shell(args: argparse.Namespace) -> int:
     try:
         ipython = importlib.import_module("IPython")
     except ImportError:
+        ipython = None  # interact outside the except block: no chained ImportError on errors
+    if ipython is None:
         code.interact(banner=banner, local=namespace)
     else:  # pragma: no cover - depends on IPython being installed
         ipython.start_ipython(argv=[], user_ns=namespace)

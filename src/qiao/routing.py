@@ -157,12 +157,17 @@ class Router:
         self.routes = list(routes)
         self._static, self._root, self._regex, self._by_name = {}, _Node(), [], {}
         endpoints: dict[str, Endpoint] = {}
+        firsts: dict[str, Route] = {}
+        self._canonical: dict[int, tuple[str, ...]] = {}
         for route in routes:
             key = self._compile_route(route)
             endpoint = endpoints.get(key)
             if endpoint is None:
                 endpoint = endpoints[key] = Endpoint()
+                firsts[key] = route
                 self._place(route, endpoint)
+            elif not route.is_regex:
+                self._canonical[id(route)] = firsts[key].param_names
             endpoint.add(route)
             if route.name:
                 self._by_name.setdefault(route.name, []).append(route)
@@ -283,6 +288,11 @@ class Router:
         regex = re.compile(source + "$")
         self._regex.append((regex, endpoint, True))
         route.regex = regex
+
+    def canonical_params(self, route: Route) -> tuple[str, ...]:
+        """The parameter names the matcher reports for ``route``: those of the first route
+        registered with the same shape (``/u/<int:id>`` and ``/u/<int:uid>`` share one)."""
+        return self._canonical.get(id(route), route.param_names)
 
     # -- matching -------------------------------------------------------------------------------
     def match(self, path: str) -> tuple[Endpoint, dict[str, Any], tuple[Any, ...]] | None:

@@ -56,6 +56,7 @@ class _Pep3333Path:
 
     def __call__(self, environ: dict[str, Any], start_response: Any) -> Any:
         environ["PATH_INFO"] = environ["PATH_INFO"].encode("utf-8").decode("latin-1")
+        environ["wsgi.input_terminated"] = True  # httpx buffers the whole body, chunked or not
         return self.app(environ, start_response)
 
 

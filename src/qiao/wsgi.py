@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 from qiao._concurrency import run_coroutine_blocking
 from qiao._status import NO_BODY_STATUSES, STATUS_LINES, status_line
+from qiao.http.exceptions import BadRequest, HTTPException
 from qiao.http.request import Request, too_many_headers
 from qiao.http.response import FILE, STREAM, FileResponse, Response, StreamingResponse
 
@@ -90,14 +91,14 @@ def wsgi_app(app: App, environ: dict[str, Any], start_response: StartResponse) -
     if not app._started:
         app._ensure_started()
     path = environ.get("PATH_INFO") or "/"
+    bad_path: HTTPException | None = None
     if not path.isascii():
         try:  # PEP 3333 hands the path over as latin-1; it was UTF-8 on the wire.
             path = path.encode("latin-1").decode("utf-8")
         except UnicodeEncodeError:
             pass  # a server that already decoded it (not PEP 3333, but harmless)
         except UnicodeDecodeError:
-            start_response("400 Bad Request", [("content-type", "text/plain; charset=utf-8")])
-            return [b"Bad Request: the path is not valid UTF-8."]
+            bad_path = BadRequest("The request path is not valid UTF-8.")
     request = Request(
         app,
         environ["REQUEST_METHOD"],
@@ -107,12 +108,16 @@ def wsgi_app(app: App, environ: dict[str, Any], start_response: StartResponse) -
         environ.get("SCRIPT_NAME", ""),
         WSGISource(environ),
     )
-    rejection = None
+    rejection = bad_path
     limit = app.limits.max_header_count
     if len(environ) > limit:  # PERF: the environ's size bounds its header count for free
         count = sum(1 for key in environ if key.startswith("HTTP_"))
         if count > limit:
-            rejection = too_many_headers(count, limit)
+            rejection = rejection or too_many_headers(count, limit)
+    # NOTE: MAX_HEADER_SIZE is checked when the headers are first read: summing the environ
+    # on every request would cost more than the rest of the request path, and every WSGI
+    # server already bounds header bytes (gunicorn's limit_request_field_size, granian's and
+    # waitress's own limits) before the app runs.
     response = app.dispatch(request, rejection)
     status = response.status_code
     headers = response.headers._list
@@ -124,8 +129,10 @@ def wsgi_app(app: App, environ: dict[str, Any], start_response: StartResponse) -
         start_response(STATUS_LINES.get(status) or status_line(status), headers[:])
         return _Closing(_iter_stream(response, no_body), request, response)  # type: ignore[arg-type]
     body = response.body
-    if status not in NO_BODY_STATUSES or body:
+    if status not in NO_BODY_STATUSES:
         headers = [*headers, ("content-length", str(len(body)))]
+    elif not body:  # RFC 9110: a 204/304 describes no content of its own
+        headers = [h for h in headers if h[0] != "content-type"]
     start_response(STATUS_LINES.get(status) or status_line(status), headers)
     if request._form is None and response._on_close is None:
         return [] if no_body else [body]

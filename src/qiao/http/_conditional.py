@@ -47,17 +47,16 @@ def parse_range(header: str, size: int) -> tuple[int, int] | None:
         return None
     if not first:  # suffix range: the last N bytes
         suffix = int(last)
-        if suffix == 0:
+        if suffix == 0 or size == 0:
             raise ValueError("empty suffix range")
         start = max(size - suffix, 0)
         return start, size - start
     start = int(first)
-    end = int(last) if last else size - 1
-    if end < start:
+    if last and int(last) < start:
         return None
     if start >= size:
         raise ValueError("range starts past the end")
-    end = min(end, size - 1)
+    end = min(int(last), size - 1) if last else size - 1
     return start, end - start + 1
 
 

@@ -28,7 +28,9 @@ class MultiDict(Mapping[str, _V]):
     __slots__ = ("_dict", "_items")
 
     def __init__(self, items: Iterable[tuple[str, _V]] | Mapping[str, _V] = ()) -> None:
-        if isinstance(items, Mapping):
+        if isinstance(items, MultiDict):
+            items = items.multi_items()
+        elif isinstance(items, Mapping):
             items = list(items.items())
         self._items: list[tuple[str, _V]] = list(items)
         first: dict[str, _V] = {}
@@ -52,13 +54,19 @@ class MultiDict(Mapping[str, _V]):
         """Every value of ``key``, in arrival order (empty if absent)."""
         return [v for k, v in self._items if k == key]
 
+    def _grouped(self) -> dict[str, list[_V]]:
+        grouped: dict[str, list[_V]] = {}
+        for key, value in self._items:
+            grouped.setdefault(key, []).append(value)
+        return grouped
+
     def multi_items(self) -> list[tuple[str, _V]]:
         """Every ``(key, value)`` pair, repeated keys included."""
         return list(self._items)
 
     def __eq__(self, other: object) -> bool:
         if isinstance(other, MultiDict):
-            return sorted(self._items) == sorted(other._items)
+            return self._grouped() == other._grouped()
         return super().__eq__(other)
 
     __hash__ = None  # type: ignore[assignment]
@@ -78,6 +86,8 @@ class Headers:
     __slots__ = ("_list",)
 
     def __init__(self, raw: Mapping[str, str] | Iterable[tuple[str, str]] | None = None) -> None:
+        if isinstance(raw, Headers):
+            raw = raw.items()
         if raw is None:
             self._list: list[tuple[str, str]] = []
         elif isinstance(raw, Mapping):
@@ -175,7 +185,10 @@ class Headers:
 
     def update(self, other: Mapping[str, str] | Iterable[tuple[str, str]]) -> None:
         """Replace each named field with the given value(s)."""
-        pairs = list(other.items()) if isinstance(other, Mapping) else list(other)
+        if isinstance(other, Headers):
+            pairs = other.items()
+        else:
+            pairs = list(other.items()) if isinstance(other, Mapping) else list(other)
         for key in {_name(k) for k, _ in pairs}:
             del self[key]
         for k, v in pairs:
@@ -202,4 +215,12 @@ def _value(value: str) -> str:
         raise ValueError(
             f"Header value {value!r} contains CR, LF or NUL; strip them before setting the header."
         )
+    if not value.isascii():
+        try:
+            value.encode("latin-1")
+        except UnicodeEncodeError:
+            raise ValueError(
+                f"Header value {value!r} is not latin-1, which is all HTTP/1.1 can carry; "
+                "percent-encode it (urllib.parse.quote) or use RFC 8187 encoding."
+            ) from None
     return value

@@ -7,7 +7,9 @@ while the body streams in, never after buffering it.
 
 from __future__ import annotations
 
+import logging
 import os
+import re
 import shutil
 import tempfile
 from dataclasses import dataclass
@@ -25,6 +27,11 @@ if TYPE_CHECKING:
 
 __all__ = ["FormData", "UploadFile", "safe_filename"]
 
+# NOTE: python-multipart logs a WARNING for every malformed body before raising; a client's
+# broken upload is not the server's news, so its parser logs to a quiet logger of ours.
+_MULTIPART_LOG = logging.getLogger("qiao.multipart")
+_MULTIPART_LOG.setLevel(logging.ERROR)
+
 _UNSAFE_NAME_CHARS: dict[int, None] = {c: None for c in (*range(32), 0x7F, ord(":"))}
 
 
@@ -38,6 +45,20 @@ def safe_filename(name: str) -> str:
     base = name.replace("\\", "/").rsplit("/", 1)[-1]
     base = base.translate(_UNSAFE_NAME_CHARS).strip().lstrip(".").strip()
     return base or "upload"
+
+
+_FILENAME_PARAM = re.compile(r""";\s*filename\s*=\s*(?:"((?:[^"\\]|\\.)*)"|([^;]*))""", re.I)
+
+
+def _raw_filename(disposition: str) -> str | None:
+    """The ``filename`` parameter as sent: quotes removed and ``\\"`` unescaped, nothing else
+    (python-multipart also strips Windows paths, which raw_filename promises to keep)."""
+    match = _FILENAME_PARAM.search(disposition)
+    if match is None:
+        return None
+    quoted, bare = match.groups()
+    value = bare.strip() if quoted is None else quoted.replace('\\"', '"')
+    return value.encode("latin-1").decode("utf-8", "replace")
 
 
 class UploadFile:
@@ -144,6 +165,7 @@ class FormParser:
                 )
             except (MultipartParseError, ValueError) as exc:
                 raise BadRequest(f"Malformed multipart boundary: {exc}") from None
+            self._parser.logger = _MULTIPART_LOG
         elif self.media != "application/x-www-form-urlencoded":
             raise UnsupportedMediaType(
                 f"Expected a form body (application/x-www-form-urlencoded or "
@@ -256,7 +278,7 @@ class _MultipartState:
             raise BadRequest("Malformed multipart body: a part's Content-Disposition has no name.")
         self._name = options[b"name"].decode("utf-8", "replace")
         if b"filename" in options:
-            raw_filename = options[b"filename"].decode("utf-8", "replace")
+            raw_filename = _raw_filename(disposition) or ""
             if not raw_filename:  # an empty file input: browsers send filename="" and no data
                 self._skip = True
                 return

@@ -15,7 +15,7 @@ import uuid
 from collections.abc import AsyncIterator, Iterator, Mapping
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, Protocol
-from urllib.parse import parse_qsl
+from urllib.parse import parse_qsl, quote
 
 import msgspec
 
@@ -38,6 +38,7 @@ _json_decoder = msgspec.json.Decoder()
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._:\-]{1,200}$")
 _CONTENT_LENGTH = re.compile(r"^[0-9]{1,18}$", re.ASCII)
 _UNSET: Any = object()
+_PATH_SAFE = "/!$&'()*+,;=:@~"
 
 
 class RequestSource(Protocol):
@@ -153,10 +154,7 @@ class Request:
             if len(pairs) > limits.max_header_count:
                 raise too_many_headers(len(pairs), limits.max_header_count)
             if sum(len(k) + len(v) for k, v in pairs) > limits.max_header_size:
-                raise RequestHeaderFieldsTooLarge(
-                    f"Header fields exceed {limits.max_header_size} bytes "
-                    "(setting MAX_HEADER_SIZE)."
-                )
+                raise headers_too_large(limits.max_header_size)
             self._headers = Headers._trusted(pairs)
         return self._headers
 
@@ -187,7 +185,7 @@ class Request:
     def cookies(self) -> dict[str, str]:
         """Cookies sent by the client."""
         if self._cookies is None:
-            self._cookies = parse_cookie_header(", ".join(self.headers.getlist("cookie")))
+            self._cookies = parse_cookie_header("; ".join(self.headers.getlist("cookie")))
         return self._cookies
 
     @property
@@ -235,11 +233,12 @@ class Request:
             values = [v.strip() for v in joined.split(",") if v.strip()]
         if key != "for":
             return values[-1] if values else None
-        for value in reversed(values):
-            host = value.strip("[]")
-            if not self.app._is_trusted_proxy((host, 0)):
+        hosts = [_node_address(value) for value in values]
+        for host in reversed(hosts):
+            # SECURITY: "*" trusts the connecting peer, never the addresses it relays.
+            if not is_trusted((host, 0), self.app._trusted_networks, False):
                 return host
-        return values[0].strip("[]") if values else None
+        return hosts[0] if hosts else None
 
     @property
     def scheme(self) -> str:
@@ -280,12 +279,12 @@ class Request:
     def url(self) -> str:
         """The full URL: scheme, host, root path, path and query."""
         query = f"?{self.query_string}" if self.query_string else ""
-        return f"{self.base_url}{self.path}{query}"
+        return f"{self.base_url}{quote(self.path, safe=_PATH_SAFE)}{query}"
 
     @property
     def base_url(self) -> str:
         """Scheme, host and root path, without a trailing slash."""
-        return f"{self.scheme}://{self.host}{self.root_path}"
+        return f"{self.scheme}://{self.host}{quote(self.root_path, safe=_PATH_SAFE)}"
 
     @property
     def content_type(self) -> str:
@@ -435,7 +434,7 @@ class Request:
             if parser is None:
                 return EMPTY_FORM
             try:
-                for chunk in self.stream():
+                for chunk in self.stream() if self._body is None else (self._body,):
                     parser.feed(chunk)
                 self._form = parser.finish()
             except BaseException:
@@ -450,8 +449,11 @@ class Request:
             if parser is None:
                 return EMPTY_FORM
             try:
-                async for chunk in self.astream():
-                    parser.feed(chunk)
+                if self._body is not None:
+                    parser.feed(self._body)
+                else:
+                    async for chunk in self.astream():
+                        parser.feed(chunk)
                 self._form = parser.finish()
             except BaseException:
                 parser.abort()
@@ -473,11 +475,28 @@ class Request:
         return f"<Request {self.method} {self.path!r}>"
 
 
+def headers_too_large(limit: int) -> RequestHeaderFieldsTooLarge:
+    """The 431 for header fields over ``limit`` bytes in all."""
+    return RequestHeaderFieldsTooLarge(
+        f"Header fields exceed {limit} bytes (setting MAX_HEADER_SIZE)."
+    )
+
+
 def too_many_headers(count: int, limit: int) -> RequestHeaderFieldsTooLarge:
     """The 431 for a request with ``count`` header fields over ``limit``."""
     return RequestHeaderFieldsTooLarge(
         f"{count} header fields; the limit is {limit} (setting MAX_HEADER_COUNT)."
     )
+
+
+def _node_address(node: str) -> str:
+    """The address of an RFC 7239 node: '[2001:db8::1]:4711' -> '2001:db8::1',
+    '192.0.2.1:80' -> '192.0.2.1'."""
+    if node.startswith("["):
+        return node[1:].split("]", 1)[0]
+    if node.count(":") == 1:
+        return node.split(":", 1)[0]
+    return node
 
 
 def _json_depth(value: Any) -> int:
