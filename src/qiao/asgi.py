@@ -9,7 +9,7 @@ import asyncio
 import logging
 import os
 import threading
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncGenerator, Iterator
 from typing import TYPE_CHECKING, Any
 
 from qiao._concurrency import run_in_thread
@@ -61,7 +61,7 @@ class ASGISource:
         default = 443 if self.scope.get("scheme") == "https" else 80
         return host if port in (None, default) else f"{host}:{port}"
 
-    async def read_async(self) -> AsyncIterator[bytes]:
+    async def read_async(self) -> AsyncGenerator[bytes, None]:
         buffered = self.buffered
         if buffered is not None:  # chunks is_disconnected() received while peeking
             self.buffered = None

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import AsyncGenerator, Callable, Iterable, Iterator
 from typing import TYPE_CHECKING, Any
 
 from qiao._concurrency import run_coroutine_blocking
@@ -65,7 +65,7 @@ class WSGISource:
         environ = self.environ
         stream = environ["wsgi.input"]
         declared = environ.get("CONTENT_LENGTH") or ""
-        if _CONTENT_LENGTH.match(declared):
+        if _CONTENT_LENGTH.fullmatch(declared):
             remaining = int(declared)
             while remaining > 0:
                 chunk = stream.read(min(65536, remaining))
@@ -77,7 +77,7 @@ class WSGISource:
             while chunk := stream.read(65536):
                 yield chunk
 
-    async def read_async(self) -> Any:
+    async def read_async(self) -> AsyncGenerator[bytes, None]:
         # NOTE: under WSGI each request owns its thread, so blocking reads are the right thing.
         for chunk in self.read_sync():
             yield chunk

@@ -666,3 +666,17 @@ def test_urlencoded_plus_and_percent_escapes() -> None:
 def test_urlencoded_invalid_utf8_escapes_are_replaced() -> None:
     form = parse("application/x-www-form-urlencoded", b"a=%FF")
     assert form["a"] == "\ufffd"
+
+
+def test_urlencoded_fields_obey_max_form_field_size(new_app: Any) -> None:
+    app = new_app(MAX_FORM_FIELD_SIZE=10)
+
+    @app.post("/f")
+    def form(request: qiao.Request) -> dict[str, str]:
+        return dict(request.form().fields)
+
+    with app.test_client() as client:
+        assert client.post("/f", data={"a": "x" * 10}).json() == {"a": "x" * 10}
+        response = client.post("/f", data={"a": "x" * 11})
+        assert response.status_code == 413
+        assert "MAX_FORM_FIELD_SIZE" in response.text

@@ -98,7 +98,7 @@ def prepare_file_response(response: Any, request: Any) -> None:
         if if_range.startswith(('"', 'W/"')):
             if if_range != etag:
                 return
-        elif not _not_modified_since(if_range, st.st_mtime):
+        elif if_range != headers.get("last-modified"):  # RFC 9110 13.1.5: an exact match
             return
     try:
         chosen = parse_range(range_header, size)

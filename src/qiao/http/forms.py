@@ -219,6 +219,13 @@ class FormParser:
                 f"Too many form fields (limit {self.limits.max_form_fields}; "
                 "setting MAX_FORM_FIELDS)."
             ) from None
+        limit = self.limits.max_form_field_size
+        for name, value in pairs:
+            if len(value) > limit:
+                raise PayloadTooLarge(
+                    f"Form field {name!r} is larger than {limit} bytes "
+                    "(setting MAX_FORM_FIELD_SIZE)."
+                )
         return FormData(MultiDict(pairs), MultiDict())
 
 

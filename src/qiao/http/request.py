@@ -12,7 +12,8 @@ import ipaddress
 import re
 import types
 import uuid
-from collections.abc import AsyncIterator, Iterator, Mapping
+from collections.abc import AsyncGenerator, Iterator, Mapping
+from contextlib import aclosing
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, Protocol
 from urllib.parse import parse_qsl, quote
@@ -70,7 +71,7 @@ class RequestSource(Protocol):
         """Yield the body's chunks, blocking."""
         ...
 
-    def read_async(self) -> AsyncIterator[bytes]:
+    def read_async(self) -> AsyncGenerator[bytes, None]:
         """Yield the body's chunks without blocking the event loop."""
         ...
 
@@ -200,7 +201,7 @@ class Request:
         """The request id: ``X-Request-ID`` when it is a sane token, else a new random id."""
         if self._id is None:
             given = self.headers.get("x-request-id")
-            self._id = given if given and _REQUEST_ID.match(given) else uuid.uuid4().hex
+            self._id = given if given and _REQUEST_ID.fullmatch(given) else uuid.uuid4().hex
         return self._id
 
     @property
@@ -301,7 +302,7 @@ class Request:
         value = self.headers.get("content-length")
         if value is None:
             return None
-        if not _CONTENT_LENGTH.match(value):
+        if not _CONTENT_LENGTH.fullmatch(value):
             raise BadRequest(f"Invalid Content-Length {value!r}.")
         return int(value)
 
@@ -353,15 +354,18 @@ class Request:
                 raise self._too_large(limit)
             yield chunk
 
-    async def astream(self) -> AsyncIterator[bytes]:
+    async def astream(self) -> AsyncGenerator[bytes, None]:
         """Async twin of ``stream()``."""
         limit = self._start_reading()
         received = 0
-        async for chunk in self._source.read_async():
-            received += len(chunk)
-            if received > limit:
-                raise self._too_large(limit)
-            yield chunk
+        # NOTE: aclosing: an async generator left suspended (a limit hit mid-body) would be
+        # finalised later on whatever loop is current, or on none at all.
+        async with aclosing(self._source.read_async()) as chunks:
+            async for chunk in chunks:
+                received += len(chunk)
+                if received > limit:
+                    raise self._too_large(limit)
+                yield chunk
 
     def body(self) -> bytes:
         """The whole body, read once and cached (sync)."""
@@ -412,7 +416,10 @@ class Request:
         try:
             value = _json_decoder.decode(body)
         except RecursionError:
-            raise BadRequest(f"JSON nests deeper than {depth} levels.") from None
+            raise BadRequest(
+                f"JSON nests deeper than the decoder allows (limit {depth} levels; "
+                "setting MAX_JSON_DEPTH)."
+            ) from None
         except (msgspec.DecodeError, msgspec.ValidationError) as exc:
             raise BadRequest(f"Malformed JSON: {exc}.") from None
         # PERF: the depth walk runs only if the body has more brackets than the depth limit.
@@ -452,8 +459,9 @@ class Request:
                 if self._body is not None:
                     parser.feed(self._body)
                 else:
-                    async for chunk in self.astream():
-                        parser.feed(chunk)
+                    async with aclosing(self.astream()) as chunks:
+                        async for chunk in chunks:
+                            parser.feed(chunk)
                 self._form = parser.finish()
             except BaseException:
                 parser.abort()
