@@ -39,6 +39,18 @@ class Converter:
         return value
 
 
+def _is_ascii_digits(segment: str) -> bool:
+    return segment.isdigit() and segment.isascii()
+
+
+#: PERF: tests equivalent to ``re.fullmatch(regex, segment)`` for a whole path segment, by
+#: regex, so any converter with one of these regexes matches without the regex engine.
+FAST_MATCHES: dict[str, Callable[[str], Any]] = {
+    "[^/]+": bool,  # a path segment never holds "/": any non-empty one matches
+    "[0-9]+": _is_ascii_digits,
+}
+
+
 class StringConverter(Converter):
     """Any text without a slash (the default)."""
 

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import quote, urlencode
 
-from qiao.converters import DEFAULT_CONVERTERS, Converter, PathConverter
+from qiao.converters import DEFAULT_CONVERTERS, FAST_MATCHES, Converter, PathConverter
 from qiao.http.exceptions import ImproperlyConfigured
 
 __all__ = ["BuildError", "Route", "RouteConflict", "Router"]
@@ -124,7 +124,8 @@ class _Node:
 
     def __init__(self) -> None:
         self.static: dict[str, _Node] = {}
-        # (regex.fullmatch, (name, to_python or None) for one-parameter segments, segment, child)
+        # (test, (name, to_python or None) when the whole segment is one parameter, segment,
+        # child); ``test`` is the converter's fast_match or the segment regex's fullmatch.
         self.dynamic: list[tuple[Callable[[str], re.Match[str] | None], Any, _Segment, _Node]] = []
         self.rest: list[tuple[str, Converter, Endpoint]] = []
         self.endpoint: Endpoint | None = None
@@ -268,12 +269,14 @@ class Router:
                 child = _Node()
                 matcher = _Segment(re.compile(regex_src), params, key)
                 single = None
-                if len(params) == 1:
+                test: Callable[[str], Any] = matcher.regex.fullmatch
+                if whole:
                     name, conv = params[0]
                     # PERF: text converters need no call; their to_python is the identity.
                     identity = type(conv).to_python is Converter.to_python
                     single = (name, None if identity else conv.to_python)
-                node.dynamic.append((matcher.regex.fullmatch, single, matcher, child))
+                    test = FAST_MATCHES.get(conv.regex, test)
+                node.dynamic.append((test, single, matcher, child))
                 node = child
         node.endpoint = endpoint
 
@@ -373,14 +376,14 @@ def _walk(
         found = child.endpoint if index == count else _walk(child, segments, index, count, params)
         if found is not None:
             return found
-    for fullmatch, single, matcher, child in node.dynamic:
-        m = fullmatch(segment)
-        if m is None:
+    for test, single, matcher, child in node.dynamic:
+        m = test(segment)
+        if not m:
             continue
         try:
-            if single is not None:
+            if single is not None:  # the whole segment is the parameter
                 name, to_python = single
-                value = m.group(1) if to_python is None else to_python(m.group(1))
+                value = segment if to_python is None else to_python(segment)
             else:
                 values = [
                     c.to_python(v) for (_, c), v in zip(matcher.params, m.groups(), strict=True)
