@@ -34,12 +34,22 @@ class ClientDisconnected(BadRequest):
 class ASGISource:
     """Reads headers and the body from an ASGI scope and ``receive``."""
 
-    __slots__ = ("buffered", "disconnected", "done", "loop", "receive", "scope", "thread")
+    __slots__ = (
+        "buffered",
+        "disconnected",
+        "done",
+        "loop",
+        "mount",
+        "receive",
+        "scope",
+        "thread",
+    )
     environ = None
 
-    def __init__(self, scope: dict[str, Any], receive: Any) -> None:
+    def __init__(self, scope: dict[str, Any], receive: Any, root_path: str) -> None:
         self.scope = scope
         self.receive = receive
+        self.mount = root_path
         self.loop = asyncio.get_running_loop()
         self.thread = threading.get_ident()
         self.done = False
@@ -48,6 +58,16 @@ class ASGISource:
 
     def header_pairs(self) -> list[tuple[str, str]]:
         return [(k.decode("latin-1"), v.decode("latin-1")) for k, v in self.scope["headers"]]
+
+    def query_string(self) -> str:
+        query: bytes = self.scope.get("query_string", b"")
+        return query.decode("latin-1")
+
+    def root_path(self) -> str:
+        return self.mount
+
+    def scheme(self) -> str:
+        return self.scope.get("scheme", "http")  # type: ignore[no-any-return]
 
     def client(self) -> tuple[str, int] | None:
         client = self.scope.get("client")
@@ -154,17 +174,8 @@ async def asgi_app(app: App, scope: dict[str, Any], receive: Any, send: Any) -> 
     root_path: str = scope.get("root_path", "")
     if root_path and path.startswith(root_path):
         path = path[len(root_path) :] or "/"
-    source = ASGISource(scope, receive)
-    query = scope.get("query_string", b"")
-    request = Request(
-        app,
-        scope["method"],
-        path,
-        query.decode("latin-1") if query else "",
-        scope.get("scheme", "http"),
-        root_path,
-        source,
-    )
+    source = ASGISource(scope, receive, root_path)
+    request = Request(app, scope["method"], path, source)
     count, limit = len(scope["headers"]), app.limits.max_header_count
     rejection = too_many_headers(count, limit) if count > limit else None
     if rejection is None:

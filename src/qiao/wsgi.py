@@ -48,6 +48,15 @@ class WSGISource:
             pairs.append(("content-length", environ["CONTENT_LENGTH"]))
         return pairs
 
+    def query_string(self) -> str:
+        return self.environ.get("QUERY_STRING", "")  # type: ignore[no-any-return]
+
+    def root_path(self) -> str:
+        return self.environ.get("SCRIPT_NAME", "")  # type: ignore[no-any-return]
+
+    def scheme(self) -> str:
+        return self.environ.get("wsgi.url_scheme", "http")  # type: ignore[no-any-return]
+
     def client(self) -> tuple[str, int] | None:
         addr = self.environ.get("REMOTE_ADDR")
         if not addr:
@@ -99,15 +108,7 @@ def wsgi_app(app: App, environ: dict[str, Any], start_response: StartResponse) -
             pass  # a server that already decoded it (not PEP 3333, but harmless)
         except UnicodeDecodeError:
             bad_path = BadRequest("The request path is not valid UTF-8.")
-    request = Request(
-        app,
-        environ["REQUEST_METHOD"],
-        path,
-        environ.get("QUERY_STRING", ""),
-        environ.get("wsgi.url_scheme", "http"),
-        environ.get("SCRIPT_NAME", ""),
-        WSGISource(environ),
-    )
+    request = Request(app, environ["REQUEST_METHOD"], path, WSGISource(environ))
     rejection = bad_path
     limit = app.limits.max_header_count
     if len(environ) > limit:  # PERF: the environ's size bounds its header count for free

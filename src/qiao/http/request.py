@@ -67,6 +67,18 @@ class RequestSource(Protocol):
         """``host[:port]`` the server answers on, for requests without ``Host``."""
         ...
 
+    def query_string(self) -> str:
+        """The raw query string."""
+        ...
+
+    def root_path(self) -> str:
+        """The mount prefix."""
+        ...
+
+    def scheme(self) -> str:
+        """``http`` or ``https`` as the server saw it."""
+        ...
+
     def read_sync(self) -> Iterator[bytes]:
         """Yield the body's chunks, blocking."""
         ...
@@ -91,8 +103,6 @@ class Request:
         app: the ``App`` handling the request.
         method: upper-case method.
         path: the decoded path, without ``root_path``.
-        root_path: where the app is mounted (``SCRIPT_NAME`` / ASGI ``root_path``).
-        query_string: the raw query string (``a=1&b=2``).
         path_params: the converted path parameters of the matched route.
         endpoint: the matched route's name (``"blog:detail"``), or None.
     """
@@ -117,18 +127,28 @@ class Request:
         app: App,
         method: str,
         path: str,
-        query_string: str,
-        scheme: str,
-        root_path: str,
         source: RequestSource,
     ) -> None:
         self.app = app
         self.method = method
         self.path = path
-        self.root_path = root_path
-        self.query_string = query_string
-        self.raw_scheme = scheme
         self._source = source
+
+    # PERF: read from the source on use; most requests never ask.
+    @property
+    def query_string(self) -> str:
+        """The raw query string (``a=1&b=2``), without the ``?``."""
+        return self._source.query_string()
+
+    @property
+    def root_path(self) -> str:
+        """Where the app is mounted (``SCRIPT_NAME`` / ASGI ``root_path``); ``""`` at the root."""
+        return self._source.root_path()
+
+    @property
+    def raw_scheme(self) -> str:
+        """The scheme the server saw, whatever proxy headers say."""
+        return self._source.scheme()
 
     # -- metadata -------------------------------------------------------------------------------
     @property
