@@ -308,8 +308,6 @@ class App(Scaffold):
         """Match the request to a plan and its arguments; routing failures get a plan too, so
         app-level middleware sees 404s and 405s like any other response."""
         found = self.router.match(request.path)
-        fallback = self._fallback
-        assert fallback is not None
         if found is None:
             path = request.path
             if (
@@ -322,29 +320,29 @@ class App(Scaffold):
                     location += "?" + request.query_string
                 status = 301 if request.method in ("GET", "HEAD") else 308
                 return self._fallback_with(_redirect), (location, status), _NO_KWARGS
-            return fallback, (NotFound(),), _NO_KWARGS
+            return self._fallback_with(_raise), (NotFound(),), _NO_KWARGS
         endpoint, kwargs, args = found
-        route = endpoint.for_method(request.method)
+        route = endpoint.routes.get(request.method) or endpoint.for_method(request.method)
         if route is None:
             if request.method == "OPTIONS":
                 allow = ", ".join(sorted(endpoint.allowed))
                 return self._fallback_with(_options), (allow,), _NO_KWARGS
-            return fallback, (MethodNotAllowed(endpoint.allowed),), _NO_KWARGS
-        request.endpoint = route.name
-        request.path_params = kwargs
+            return self._fallback_with(_raise), (MethodNotAllowed(endpoint.allowed),), _NO_KWARGS
         plan: Plan = route.plan
-        if plan.defaults:
-            kwargs = {**plan.defaults, **kwargs}
+        request.endpoint = route.name
         if plan.renames is not None:  # this route names the shared shape's parameters its way
             kwargs = {plan.renames.get(k, k): v for k, v in kwargs.items()}
-            request.path_params = {
-                plan.renames.get(k, k): v for k, v in request.path_params.items()
-            }
+        request.path_params = kwargs
+        if plan.defaults:
+            kwargs = {**plan.defaults, **kwargs}
         return plan, args, kwargs
 
     def _fallback_with(self, view: Callable[..., Any]) -> Plan:
-        assert self._fallback is not None
+        """The app-level plan (app hooks only) with ``view`` in place of a route's view."""
         plan = self._fallback
+        assert plan is not None
+        if view is _raise:
+            return plan
         return Plan(
             view,
             SYNC,
