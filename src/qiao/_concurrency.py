@@ -59,8 +59,25 @@ async def run_in_thread(
 ) -> T:
     """Run the sync ``func`` in ``executor`` without blocking the event loop."""
     loop = asyncio.get_running_loop()
-    call = functools.partial(contextvars.copy_context().run, func, *args, **kwargs)
+    context = contextvars.copy_context()
+    context.run(_worker_loop.set, loop)
+    call = functools.partial(context.run, func, *args, **kwargs)
     return await loop.run_in_executor(executor, call)
+
+
+_worker_loop: contextvars.ContextVar[asyncio.AbstractEventLoop | None] = contextvars.ContextVar(
+    "qiao_worker_loop", default=None
+)
+
+
+def worker_loop() -> asyncio.AbstractEventLoop | None:
+    """The event loop that handed this worker thread its job (``run_in_thread``), or None
+    on the loop's own thread and on threads no loop started."""
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return _worker_loop.get()
+    return None
 
 
 def is_async_callable(func: Any) -> bool:

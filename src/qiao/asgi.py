@@ -8,11 +8,10 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
-import threading
 from collections.abc import AsyncGenerator, Iterator
 from typing import TYPE_CHECKING, Any
 
-from qiao._concurrency import run_in_thread
+from qiao._concurrency import run_in_thread, worker_loop
 from qiao._status import NO_BODY_STATUSES
 from qiao.http.exceptions import BadRequest
 from qiao.http.request import Request, headers_too_large, too_many_headers
@@ -38,11 +37,9 @@ class ASGISource:
         "buffered",
         "disconnected",
         "done",
-        "loop",
         "mount",
         "receive",
         "scope",
-        "thread",
     )
     environ = None
 
@@ -50,8 +47,6 @@ class ASGISource:
         self.scope = scope
         self.receive = receive
         self.mount = root_path
-        self.loop = asyncio.get_running_loop()
-        self.thread = threading.get_ident()
         self.done = False
         self.disconnected = False
         self.buffered: list[bytes] | None = None
@@ -98,7 +93,8 @@ class ASGISource:
                 yield body
 
     def read_sync(self) -> Iterator[bytes]:
-        if threading.get_ident() == self.thread:
+        loop = worker_loop()
+        if loop is None:
             raise RuntimeError(
                 "A sync body read (request.body(), json(), form(), stream()) ran on the event "
                 "loop; in async views and async hooks use await request.abody(), ajson(), "
@@ -110,7 +106,7 @@ class ASGISource:
             return await chunks.__anext__()
 
         while True:
-            future = asyncio.run_coroutine_threadsafe(next_chunk(), self.loop)
+            future = asyncio.run_coroutine_threadsafe(next_chunk(), loop)
             try:
                 yield future.result()
             except StopAsyncIteration:
@@ -140,6 +136,19 @@ class ASGISource:
             message = await self.receive()
             if message["type"] == "http.disconnect":
                 self.disconnected = True
+
+
+# PERF: nearly every response has a Content-Type, and an app uses a handful of them: keep their
+# encoded form. Only that field, and boundedly, so per-response values never pile up here.
+_ENCODED: dict[tuple[str, str], tuple[bytes, bytes]] = {}
+_ENCODED_MAX = 64
+
+
+def _encode(pair: tuple[str, str]) -> tuple[bytes, bytes]:
+    encoded = (pair[0].encode("latin-1"), pair[1].encode("latin-1"))
+    if pair[0] == "content-type" and len(_ENCODED) < _ENCODED_MAX:
+        _ENCODED[pair] = encoded
+    return encoded
 
 
 async def _other_scope(app: App, scope: dict[str, Any], receive: Any, send: Any) -> None:
@@ -176,17 +185,22 @@ async def asgi_app(app: App, scope: dict[str, Any], receive: Any, send: Any) -> 
         path = path[len(root_path) :] or "/"
     source = ASGISource(scope, receive, root_path)
     request = Request(app, scope["method"], path, source)
-    count, limit = len(scope["headers"]), app.limits.max_header_count
-    rejection = too_many_headers(count, limit) if count > limit else None
-    if rejection is None:
-        size = sum(len(k) + len(v) for k, v in scope["headers"])
-        if size > app.limits.max_header_size:
-            rejection = headers_too_large(app.limits.max_header_size)
+    raw_headers = scope["headers"]
+    limits = app.limits
+    rejection = None
+    if len(raw_headers) > limits.max_header_count:
+        rejection = too_many_headers(len(raw_headers), limits.max_header_count)
+    else:
+        size = 0
+        for name, value in raw_headers:  # PERF: a plain loop beats sum() over a generator
+            size += len(name) + len(value)
+        if size > limits.max_header_size:
+            rejection = headers_too_large(limits.max_header_size)
     response = await app.dispatch_async(request, rejection)
     try:
         status = response.status_code
         no_body = request.method == "HEAD" or status in NO_BODY_STATUSES
-        headers = [(k.encode("latin-1"), v.encode("latin-1")) for k, v in response.headers._list]
+        headers = [_ENCODED.get(pair) or _encode(pair) for pair in response.headers._list]
         kind = response.body_kind
         if kind == FILE:
             await _send_file(app, response, scope, send, headers, no_body)  # type: ignore[arg-type]
