@@ -214,9 +214,10 @@ class App(Scaffold):
             router.compile(routes)
             for route in routes:
                 route.plan = self._make_plan(route.view, route.scaffolds, route)
-                canonical = router.canonical_params(route)
-                if canonical != route.param_names:
-                    route.plan.renames = dict(zip(canonical, route.param_names, strict=True))
+                if not route.is_regex and route.match_params != route.param_names:
+                    route.plan.renames = dict(
+                        zip(route.match_params, route.param_names, strict=True)
+                    )
             self._fallback = self._make_plan(_raise, (), None)
             self.router = router
             self._compiled = True

@@ -50,6 +50,9 @@ class Route:
     tokens: list[str | tuple[str, Converter]] = field(default_factory=list)
     regex: re.Pattern[str] | None = None
     param_names: tuple[str, ...] = ()
+    #: the names the matcher reports: those of the first route of this shape (``/u/<int:id>``
+    #: and ``/u/<int:uid>`` share one matcher), set by ``Router.compile``
+    match_params: tuple[str, ...] = ()
 
     def describe(self) -> str:
         methods = ",".join(sorted(self.methods)) if self.methods else "*"
@@ -126,7 +129,7 @@ class _Node:
         self.static: dict[str, _Node] = {}
         # (test, (name, to_python or None) when the whole segment is one parameter, segment,
         # child); ``test`` is the converter's fast_match or the segment regex's fullmatch.
-        self.dynamic: list[tuple[Callable[[str], re.Match[str] | None], Any, _Segment, _Node]] = []
+        self.dynamic: list[tuple[Callable[[str], Any], Any, _Segment, _Node]] = []
         self.rest: list[tuple[str, Converter, Endpoint]] = []
         self.endpoint: Endpoint | None = None
 
@@ -159,7 +162,6 @@ class Router:
         self._static, self._root, self._regex, self._by_name = {}, _Node(), [], {}
         endpoints: dict[str, Endpoint] = {}
         firsts: dict[str, Route] = {}
-        self._canonical: dict[int, tuple[str, ...]] = {}
         for route in routes:
             key = self._compile_route(route)
             endpoint = endpoints.get(key)
@@ -167,8 +169,7 @@ class Router:
                 endpoint = endpoints[key] = Endpoint()
                 firsts[key] = route
                 self._place(route, endpoint)
-            elif not route.is_regex:
-                self._canonical[id(route)] = firsts[key].param_names
+            route.match_params = firsts[key].param_names
             endpoint.add(route)
             if route.name:
                 self._by_name.setdefault(route.name, []).append(route)
@@ -291,11 +292,6 @@ class Router:
         regex = re.compile(source + "$")
         self._regex.append((regex, endpoint, True))
         route.regex = regex
-
-    def canonical_params(self, route: Route) -> tuple[str, ...]:
-        """The parameter names the matcher reports for ``route``: those of the first route
-        registered with the same shape (``/u/<int:id>`` and ``/u/<int:uid>`` share one)."""
-        return self._canonical.get(id(route), route.param_names)
 
     # -- matching -------------------------------------------------------------------------------
     def match(self, path: str) -> tuple[Endpoint, dict[str, Any], tuple[Any, ...]] | None:
