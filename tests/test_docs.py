@@ -27,7 +27,20 @@ DOCS = ROOT / "docs"
 PAGES = sorted([ROOT / "README.md", *DOCS.glob("*.md")])
 
 #: Info strings a fence may carry; anything else is probably a typo that would hide an example.
-KNOWN_LANGUAGES = {"python", "python-skip", "text", "bash", "toml", "ini", "json", "http", ""}
+KNOWN_LANGUAGES = {
+    "python",
+    "python-skip",
+    "text",
+    "bash",
+    "toml",
+    "ini",
+    "json",
+    "http",
+    "html",
+    "jinja",
+    "nginx",
+    "",
+}
 #: Pages other engineers write; links to them may exist before the page does.
 EXTERNAL_PAGES = {DOCS / "benchmarks.md"}
 

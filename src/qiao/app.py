@@ -69,7 +69,9 @@ class Plan:
 def _mode(func: Callable[..., Any], blocking: bool = False) -> int:
     if is_async_callable(func):
         return ASYNC
-    return BLOCKING if blocking else SYNC
+    # NOTE: ``qiao.extensions.blocking`` marks a sync hook that does I/O (bound methods
+    # forward attribute reads to their function).
+    return BLOCKING if blocking or getattr(func, "__qiao_blocking__", False) else SYNC
 
 
 def _raise(request: Request, exc: Exception) -> Response:
@@ -119,6 +121,8 @@ class App(Scaffold):
         self.router = Router()
         #: Battery state, by battery name (``app.extensions["sessions"]``).
         self.extensions: dict[str, Any] = {}
+        #: CLI commands batteries and projects add: ``qiao NAME ...`` (see ``add_command``).
+        self.commands: dict[str, tuple[Callable[[App, list[str]], int | None], str]] = {}
         self.startup_hooks: list[Callable[..., Any]] = []
         self.shutdown_hooks: list[Callable[..., Any]] = []
         self._converters: dict[str, Converter] = {}
@@ -179,6 +183,21 @@ class App(Scaffold):
         elif inspect.isclass(converter):
             converter = converter()
         self._converters[name] = converter
+
+    def add_command(
+        self, name: str, func: Callable[[App, list[str]], int | None], help: str = ""
+    ) -> None:
+        """Add ``qiao NAME [ARGS...]``: ``func(app, args)`` gets the app and the arguments after
+        the command's name, parses them itself (with ``argparse``), and returns an exit status.
+
+        Raises:
+            ValueError: the name is taken by another command.
+        """
+        from qiao.cli import BUILTIN_COMMANDS
+
+        if name in BUILTIN_COMMANDS or name in self.commands:
+            raise ValueError(f"The command {name!r} already exists; choose another name.")
+        self.commands[name] = (func, help)
 
     def on_startup(self, func: F) -> F:
         """Run ``func()`` (sync or async) at start-up: ASGI lifespan, or the first WSGI request."""
@@ -330,7 +349,7 @@ class App(Scaffold):
                 return self._fallback_with(_options), (allow,), _NO_KWARGS
             return self._fallback_with(_raise), (MethodNotAllowed(endpoint.allowed),), _NO_KWARGS
         plan: Plan = route.plan
-        request.endpoint = route.name
+        request.route = route
         if plan.renames is not None:  # this route names the shared shape's parameters its way
             kwargs = {plan.renames.get(k, k): v for k, v in kwargs.items()}
         request.path_params = kwargs

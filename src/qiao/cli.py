@@ -1,4 +1,5 @@
-"""The ``qiao`` command: ``run``, ``routes``, ``shell`` (and ``python -m qiao``)."""
+"""The ``qiao`` command: ``run``, ``routes``, ``shell``, plus the commands an app adds with
+``app.add_command`` (batteries add theirs: ``collectstatic``...). ``python -m qiao`` is the same."""
 
 from __future__ import annotations
 
@@ -13,7 +14,9 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from qiao.app import App
 
-__all__ = ["main"]
+__all__ = ["BUILTIN_COMMANDS", "main"]
+
+BUILTIN_COMMANDS = frozenset({"run", "routes", "shell", "help"})
 
 _DEFAULT_TARGETS = ("app:app", "wsgi:app", "asgi:app", "main:app")
 
@@ -123,7 +126,45 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _app_command(argv: list[str]) -> int:
+    """``qiao NAME ...`` for a command the app (or one of its batteries) added."""
+    pre = argparse.ArgumentParser(add_help=False)
+    pre.add_argument("--app")
+    known, rest = pre.parse_known_args(argv[1:])
+    name = argv[0]
+    app, _ = find_app(known.app)
+    command = app.commands.get(name)
+    if command is None:
+        names = ", ".join(sorted(BUILTIN_COMMANDS | set(app.commands)))
+        raise SystemExit(f"qiao: unknown command {name!r}; commands: {names}.")
+    return int(command[0](app, rest) or 0)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``qiao`` command."""
-    args = build_parser().parse_args(argv)
+    args_list = list(sys.argv[1:] if argv is None else argv)
+    if args_list and not args_list[0].startswith("-") and args_list[0] not in BUILTIN_COMMANDS:
+        return _app_command(args_list)
+    if args_list[:1] == ["help"]:
+        return _cmd_help(args_list[1:])
+    args = build_parser().parse_args(args_list)
     return int(args.func(args))
+
+
+def _cmd_help(argv: list[str]) -> int:
+    """``qiao help``: the built-in commands, and the app's own when an app can be found."""
+    build_parser().print_help()
+    pre = argparse.ArgumentParser(add_help=False)
+    pre.add_argument("--app")
+    known, _ = pre.parse_known_args(argv)
+    try:
+        app, target = find_app(known.app)
+    except SystemExit as exc:
+        print(f"\n(no app commands: {exc})")
+        return 0
+    if app.commands:
+        print(f"\ncommands of {target}:")
+        width = max(len(n) for n in app.commands)
+        for name, (_, text) in sorted(app.commands.items()):
+            print(f"  {name.ljust(width)}  {text}")
+    return 0

@@ -32,6 +32,7 @@ from qiao.http.forms import EMPTY_FORM, FormData, FormParser
 
 if TYPE_CHECKING:
     from qiao.app import App
+    from qiao.routing import Route
 
 __all__ = ["Request", "RequestSource", "State"]
 
@@ -40,6 +41,10 @@ _REQUEST_ID = re.compile(r"^[A-Za-z0-9._:\-]{1,200}$")
 _CONTENT_LENGTH = re.compile(r"^[0-9]{1,18}$", re.ASCII)
 _UNSET: Any = object()
 _PATH_SAFE = "/!$&'()*+,;=:@~"
+_BATTERY_ATTRIBUTES = {
+    "session": "qiao.sessions.Sessions(app)",
+    "csrf_token": "qiao.csrf.CSRF(app)",
+}
 
 
 class RequestSource(Protocol):
@@ -104,13 +109,17 @@ class Request:
         method: upper-case method.
         path: the decoded path, without ``root_path``.
         path_params: the converted path parameters of the matched route.
-        endpoint: the matched route's name (``"blog:detail"``), or None.
+        route: the matched ``Route`` (its ``view``, ``name``, ``scaffolds``: the blueprints
+            it belongs to), or None before routing and for 404/405 answers.
+
+    Batteries add attributes: ``request.session`` (``qiao.sessions``), ``request.csrf_token``
+    (``qiao.csrf``).
     """
 
     # PERF: no __slots__: the lazily-filled fields default to these class attributes, so a
     # request costs seven attribute stores instead of eighteen.
     path_params: Mapping[str, Any] = MappingProxyType({})
-    endpoint: str | None = None
+    route: Route | None = None
     _headers: Headers | None = None
     _query: MultiDict[str] | None = None
     _cookies: dict[str, str] | None = None
@@ -133,6 +142,22 @@ class Request:
         self.method = method
         self.path = path
         self._source = source
+
+    @property
+    def endpoint(self) -> str | None:
+        """The matched route's name (``"blog:detail"``), or None."""
+        route = self.route
+        return route.name if route is not None else None
+
+    def __getattr__(self, name: str) -> Any:
+        # Only reached when normal lookup fails: explain attributes that batteries provide.
+        battery = _BATTERY_ATTRIBUTES.get(name)
+        if battery is not None:
+            raise AttributeError(
+                f"request.{name} is provided by a battery that is not installed on this app; "
+                f"install it with {battery}."
+            )
+        raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
 
     # PERF: read from the source on use; most requests never ask.
     @property
