@@ -17,6 +17,8 @@ __all__ = ["DEFAULTS", "Config", "Limits"]
 DEFAULTS: dict[str, Any] = {
     "DEBUG": False,
     "SECRET_KEY": None,
+    # Old keys that still verify signed values (newest first), for rotating SECRET_KEY.
+    "SECRET_KEY_FALLBACKS": [],
     # Routing
     "APPEND_SLASH": True,
     # Proxies: peers whose X-Forwarded-* / Forwarded headers are believed ("*" for any).

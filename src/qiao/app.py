@@ -43,8 +43,9 @@ __all__ = ["App"]
 logger = logging.getLogger("qiao")
 F = TypeVar("F", bound=Callable[..., Any])
 
-# How the dispatch drivers run a callable: inline, awaited, or (under ASGI) in a worker thread.
-SYNC, ASYNC, BLOCKING = 0, 1, 2
+# How the dispatch drivers run a callable: inline, awaited, or (under ASGI) in a worker thread;
+# HOOK is a sync hook that may return an awaitable when it has to wait (CSRF reading a form).
+SYNC, ASYNC, BLOCKING, HOOK = 0, 1, 2, 3
 Call = tuple[Callable[..., Any], int, tuple[Any, ...], Mapping[str, Any]]
 _NO_KWARGS: Mapping[str, Any] = {}
 
@@ -72,6 +73,11 @@ def _mode(func: Callable[..., Any], blocking: bool = False) -> int:
     # NOTE: ``qiao.extensions.blocking`` marks a sync hook that does I/O (bound methods
     # forward attribute reads to their function).
     return BLOCKING if blocking or getattr(func, "__qiao_blocking__", False) else SYNC
+
+
+def _hook_mode(func: Callable[..., Any]) -> int:
+    mode = _mode(func)
+    return HOOK if mode == SYNC else mode
 
 
 def _raise(request: Request, exc: Exception) -> Response:
@@ -123,6 +129,7 @@ class App(Scaffold):
         self.extensions: dict[str, Any] = {}
         #: CLI commands batteries and projects add: ``qiao NAME ...`` (see ``add_command``).
         self.commands: dict[str, tuple[Callable[[App, list[str]], int | None], str]] = {}
+        self.configure_hooks: list[Callable[[App], None]] = []
         self.startup_hooks: list[Callable[..., Any]] = []
         self.shutdown_hooks: list[Callable[..., Any]] = []
         self._converters: dict[str, Converter] = {}
@@ -199,6 +206,14 @@ class App(Scaffold):
             raise ValueError(f"The command {name!r} already exists; choose another name.")
         self.commands[name] = (func, help)
 
+    def on_configure(self, func: F) -> F:
+        """Run ``func(app)`` once when the app compiles: after every ``config.from_*`` call and
+        before routes and middleware plans are built, so it may read settings and still add
+        routes. Batteries read their settings here (``qiao.extensions.Extension.configure``)."""
+        self._setup_guard("on_configure")
+        self.configure_hooks.append(func)
+        return func
+
     def on_startup(self, func: F) -> F:
         """Run ``func()`` (sync or async) at start-up: ASGI lifespan, or the first WSGI request."""
         self.startup_hooks.append(func)
@@ -219,6 +234,8 @@ class App(Scaffold):
         with self._lock:
             if self._compiled:
                 return
+            for configure in self.configure_hooks:
+                configure(self)
             self._check_config()
             self.limits = Limits.from_config(self.config)
             proxies = list(self.config["TRUSTED_PROXIES"])
@@ -255,10 +272,10 @@ class App(Scaffold):
         layers: list[Layer] = [*self.layers]
         for scaffold in scaffolds:
             layers += scaffold.layers
-        befores = tuple((ly.before, _mode(ly.before)) for ly in layers if ly.before)
-        afters = tuple((ly.after, _mode(ly.after)) for ly in reversed(layers) if ly.after)
+        befores = tuple((ly.before, _hook_mode(ly.before)) for ly in layers if ly.before)
+        afters = tuple((ly.after, _hook_mode(ly.after)) for ly in reversed(layers) if ly.after)
         teardowns = tuple(
-            (ly.teardown, _mode(ly.teardown)) for ly in reversed(layers) if ly.teardown
+            (ly.teardown, _hook_mode(ly.teardown)) for ly in reversed(layers) if ly.teardown
         )
         if route is not None:
             _check_signature(route)
@@ -509,7 +526,7 @@ class App(Scaffold):
                 return stop.value
             try:
                 value = func(*args, **kwargs)
-                if mode == ASYNC:
+                if mode == ASYNC or (mode == HOOK and inspect.iscoroutine(value)):
                     value = run_coroutine_blocking(value)
             except Exception as exc:
                 value, error = None, exc
@@ -534,6 +551,8 @@ class App(Scaffold):
                     value = await run_in_thread(self.executor, func, *args, **kwargs)
                 else:
                     value = func(*args, **kwargs)
+                    if mode == HOOK and inspect.iscoroutine(value):
+                        value = await value
             except Exception as exc:
                 value, error = None, exc
 

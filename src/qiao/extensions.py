@@ -7,7 +7,7 @@ A battery is a plug-in that uses only the core's public extension points: middle
         name = "greeter"
         settings = {"GREETER_WORD": "hello"}
 
-        def configure(self, app):          # once, at start-up, after all config is loaded
+        def configure(self, app):          # once, when the app compiles, config final
             self.word = self.setting("GREETER_WORD")
 
         def after_request(self, request, response):
@@ -80,7 +80,7 @@ class Extension:
 
     def init_app(self, app: App) -> None:
         """Install on ``app``: register settings, ``app.extensions[name]``, the middleware and
-        a start-up hook that calls ``configure``.
+        ``configure`` as an ``app.on_configure`` hook.
 
         Raises:
             ImproperlyConfigured: the battery is already installed on this app.
@@ -95,11 +95,7 @@ class Extension:
         app.extensions[self.name] = self
         if self.middleware:
             app.add_middleware(self)
-        app.on_startup(self._startup)
-
-    def _startup(self) -> None:
-        assert self.app is not None
-        self.configure(self.app)
+        app.on_configure(self.configure)
 
     def setting(self, key: str) -> Any:
         """A setting's value: this instance's option, else ``app.config``, else the default."""
@@ -110,7 +106,8 @@ class Extension:
         return self.settings[key]
 
     def configure(self, app: App) -> None:
-        """Read settings once, at start-up (after every ``config.from_*`` call has run).
+        """Read settings once, when the app compiles (after every ``config.from_*`` call, before
+        routes and middleware plans are built: a hook's ``blocking`` mark may still change).
 
         Raises:
             ImproperlyConfigured: a setting is invalid; say which and how to fix it.

@@ -12,6 +12,7 @@ import os
 import re
 import shutil
 import tempfile
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import IO, TYPE_CHECKING, Any
 from urllib.parse import parse_qsl
@@ -126,6 +127,16 @@ class FormData:
 
     def __contains__(self, name: object) -> bool:
         return name in self.fields or name in self.files
+
+    def keys(self) -> list[str]:
+        """The text fields' names (so ``dict(form)`` gives each text field's first value)."""
+        return list(self.fields)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.fields)
+
+    def __len__(self) -> int:
+        return len(self.fields)
 
     def close(self) -> None:
         """Delete every uploaded file's temporary file."""

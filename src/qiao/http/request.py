@@ -33,6 +33,7 @@ from qiao.http.forms import EMPTY_FORM, FormData, FormParser
 if TYPE_CHECKING:
     from qiao.app import App
     from qiao.routing import Route
+    from qiao.sessions import Session
 
 __all__ = ["Request", "RequestSource", "State"]
 
@@ -43,7 +44,6 @@ _UNSET: Any = object()
 _PATH_SAFE = "/!$&'()*+,;=:@~"
 _BATTERY_ATTRIBUTES = {
     "session": "qiao.sessions.Sessions(app)",
-    "csrf_token": "qiao.csrf.CSRF(app)",
 }
 
 
@@ -112,14 +112,15 @@ class Request:
         route: the matched ``Route`` (its ``view``, ``name``, ``scaffolds``: the blueprints
             it belongs to), or None before routing and for 404/405 answers.
 
-    Batteries add attributes: ``request.session`` (``qiao.sessions``), ``request.csrf_token``
-    (``qiao.csrf``).
+    Batteries add attributes, such as ``request.session`` (``qiao.sessions``).
     """
 
     # PERF: no __slots__: the lazily-filled fields default to these class attributes, so a
     # request costs seven attribute stores instead of eighteen.
     path_params: Mapping[str, Any] = MappingProxyType({})
     route: Route | None = None
+    #: Set by the sessions battery (``qiao.sessions.Sessions``); annotation only.
+    session: Session
     _headers: Headers | None = None
     _query: MultiDict[str] | None = None
     _cookies: dict[str, str] | None = None

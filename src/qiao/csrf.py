@@ -1,0 +1,423 @@
+"""Cross-site request forgery protection: Django's mechanism, plus the browser's own signals.
+
+``CSRF(app)`` installs it. Each client gets a random secret (in a cookie, or in the session with
+``CSRF_USE_SESSIONS``). Pages embed a *masked* token (``get_token(request)``, the template tag
+``{% csrf_token %}``, or a form's hidden field) that differs on every render, so compression
+cannot leak it (BREACH), and every token made from the secret validates.
+
+On an unsafe method (POST, PUT, PATCH, DELETE...) the request must pass, in order:
+
+1. ``Origin``, when sent, is this site or in ``CSRF_TRUSTED_ORIGINS`` (``null`` never is);
+   ``Sec-Fetch-Site: cross-site`` is refused unless the origin is trusted. Without ``Origin``,
+   an HTTPS request needs a ``Referer`` from this site or a trusted origin.
+2. When the browser says both ``Origin: <this site>`` and ``Sec-Fetch-Site: same-origin``, that
+   is proof enough: modern browsers need no token.
+3. Otherwise the token, from the ``X-CSRFToken`` header or the form field, must match the
+   secret (constant-time compare).
+
+Exempt: safe methods, views marked ``@csrf_exempt`` (or blueprints passed to it), and requests
+carrying an ``Authorization`` header and no cookies (stateless API clients; nothing ambient to
+forge). Failures are 403 with a short reason from the ``REASON_*`` constants.
+"""
+
+from __future__ import annotations
+
+import hmac
+import logging
+import secrets
+import string
+from collections.abc import Coroutine
+from typing import TYPE_CHECKING, Any, ClassVar, NoReturn, TypeVar
+from urllib.parse import urlsplit
+
+from qiao.extensions import Extension
+from qiao.http.exceptions import Forbidden, ImproperlyConfigured
+
+if TYPE_CHECKING:
+    from qiao.app import App
+    from qiao.http.request import Request
+    from qiao.http.response import Response
+
+__all__ = [
+    "CSRF",
+    "REASON_BAD_ORIGIN",
+    "REASON_BAD_REFERER",
+    "REASON_CROSS_SITE",
+    "REASON_CSRF_TOKEN_INCORRECT",
+    "REASON_CSRF_TOKEN_MISSING",
+    "REASON_INCORRECT_LENGTH",
+    "REASON_INSECURE_REFERER",
+    "REASON_INVALID_CHARACTERS",
+    "REASON_MALFORMED_REFERER",
+    "REASON_NO_CSRF_COOKIE",
+    "REASON_NO_REFERER",
+    "CSRFError",
+    "check_origin",
+    "csrf_exempt",
+    "csrf_protect",
+    "get_token",
+    "rotate_token",
+]
+
+logger = logging.getLogger("qiao.csrf")
+T = TypeVar("T")
+
+# Failure reasons (as data: tests and docs read them).
+REASON_BAD_ORIGIN = "Origin checking failed - {} does not match any trusted origins."
+REASON_CROSS_SITE = "The browser says this request comes from another site (Sec-Fetch-Site)."
+REASON_NO_REFERER = "Referer checking failed - no Referer."
+REASON_BAD_REFERER = "Referer checking failed - {} does not match any trusted origins."
+REASON_MALFORMED_REFERER = "Referer checking failed - Referer is malformed."
+REASON_INSECURE_REFERER = "Referer checking failed - Referer is insecure while host is secure."
+REASON_NO_CSRF_COOKIE = "CSRF cookie not set."
+REASON_CSRF_TOKEN_MISSING = "CSRF token missing."  # noqa: S105
+REASON_CSRF_TOKEN_INCORRECT = "CSRF token incorrect."  # noqa: S105
+REASON_INCORRECT_LENGTH = "CSRF token has incorrect length."
+REASON_INVALID_CHARACTERS = "CSRF token has invalid characters."
+
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "TRACE"})
+SECRET_LENGTH = 32
+TOKEN_LENGTH = 2 * SECRET_LENGTH
+_CHARS = string.ascii_letters + string.digits
+_CHAR_SET = frozenset(_CHARS)
+_FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
+_SESSION_KEY = "_csrf_secret"
+# request.__dict__ keys: a new secret to send; the answer depended on the token
+_NEW_SECRET = "_qiao_csrf_new_secret"  # noqa: S105
+_USED = "_qiao_csrf_used"
+_HELP = (
+    " CSRF protection refuses unsafe requests (POST, PUT, PATCH, DELETE) that another site "
+    "could have forged. Forms need {% csrf_token %} (or the form's hidden field); JavaScript "
+    "sends the token in the X-CSRFToken header; other sites must be listed in "
+    "CSRF_TRUSTED_ORIGINS. Views that must take foreign posts can use @csrf_exempt."
+)
+
+
+class CSRFError(Forbidden):
+    """403: the request failed CSRF verification; ``reason`` is one of the ``REASON_*``."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(f"CSRF verification failed: {reason}")
+        self.reason = reason
+
+
+# -- tokens -------------------------------------------------------------------------------------
+def _new_secret() -> str:
+    return "".join(secrets.choice(_CHARS) for _ in range(SECRET_LENGTH))
+
+
+def _mask(secret: str) -> str:
+    """A fresh token for ``secret``: a random mask, then the secret shifted by it."""
+    mask = _new_secret()
+    n = len(_CHARS)
+    cipher = "".join(
+        _CHARS[(_CHARS.index(s) + _CHARS.index(m)) % n] for s, m in zip(secret, mask, strict=True)
+    )
+    return mask + cipher
+
+
+def _unmask(token: str) -> str:
+    mask, cipher = token[:SECRET_LENGTH], token[SECRET_LENGTH:]
+    n = len(_CHARS)
+    return "".join(
+        _CHARS[(_CHARS.index(c) - _CHARS.index(m)) % n] for m, c in zip(mask, cipher, strict=True)
+    )
+
+
+def _token_problem(token: str) -> str | None:
+    if len(token) not in (SECRET_LENGTH, TOKEN_LENGTH):
+        return REASON_INCORRECT_LENGTH
+    if not _CHAR_SET.issuperset(token):
+        return REASON_INVALID_CHARACTERS
+    return None
+
+
+def _battery(request: Request) -> CSRF:
+    battery: CSRF | None = request.app.extensions.get("csrf")
+    if battery is None:
+        raise ImproperlyConfigured(
+            "CSRF tokens need the CSRF battery: install it with qiao.csrf.CSRF(app)."
+        )
+    return battery
+
+
+def get_token(request: Request) -> str:
+    """A masked CSRF token for this client, different on every call.
+
+    Creates the client's secret if it has none (the response then sets it), and marks the
+    response as varying on ``Cookie``.
+
+    Raises:
+        ImproperlyConfigured: the CSRF battery is not installed.
+    """
+    battery = _battery(request)
+    secret = request.__dict__.get(_NEW_SECRET) or battery.read_secret(request)
+    if secret is None:
+        secret = _new_secret()
+        request.__dict__[_NEW_SECRET] = secret
+    request.__dict__[_USED] = True
+    return _mask(secret)
+
+
+def rotate_token(request: Request) -> None:
+    """Give the client a new secret (on login: a token seen before login stops working)."""
+    _battery(request)
+    request.__dict__[_NEW_SECRET] = _new_secret()
+    request.__dict__[_USED] = True
+
+
+# -- marks ----------------------------------------------------------------------------------------
+def csrf_exempt(target: T) -> T:
+    """Turn CSRF checks off for a view, a ``View`` class or a whole ``Blueprint``."""
+    target.csrf_exempt = True  # type: ignore[attr-defined]
+    return target
+
+
+def csrf_protect(target: T) -> T:
+    """Check this view even where checks are off: in an exempt blueprint, or with
+    ``CSRF_PROTECT_ALL = False`` (only marked views checked)."""
+    target.csrf_exempt = False  # type: ignore[attr-defined]
+    return target
+
+
+def _is_exempt(request: Request, protect_all: bool) -> bool:
+    route = request.route
+    if route is None:
+        return not protect_all
+    view = route.view
+    mark = getattr(view, "csrf_exempt", None)
+    if mark is None:
+        mark = getattr(getattr(view, "view_class", None), "csrf_exempt", None)
+    if mark is not None:
+        return bool(mark)
+    for blueprint in reversed(route.scaffolds):
+        mark = getattr(blueprint, "csrf_exempt", None)
+        if mark is not None:
+            return bool(mark)
+    return not protect_all
+
+
+# -- origins --------------------------------------------------------------------------------------
+def _own_origin(request: Request) -> str:
+    return f"{request.scheme}://{request.host}".lower()
+
+
+def _origin_of(url: str) -> str | None:
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 - raises ValueError for a bad port
+    except ValueError:
+        return None
+    if not parts.scheme or not parts.netloc:
+        return None
+    return f"{parts.scheme}://{parts.netloc}".lower()
+
+
+def check_origin(request: Request) -> str | None:
+    """The reason to refuse ``request`` by its ``Origin`` / ``Sec-Fetch-Site`` / ``Referer``, or
+    None when they are fine (or absent over plain HTTP). Websocket handshakes use it too.
+
+    Raises:
+        ImproperlyConfigured: the CSRF battery is not installed.
+    """
+    return _battery(request).origin_problem(request)[0]
+
+
+class CSRF(Extension):
+    """The CSRF battery: ``CSRF(app)``; settings ``CSRF_*`` (see docs/csrf.md).
+
+    Install it after ``Sessions`` when ``CSRF_USE_SESSIONS`` is on.
+    """
+
+    name = "csrf"
+    settings: ClassVar[dict[str, Any]] = {
+        "CSRF_COOKIE_NAME": "csrftoken",
+        "CSRF_COOKIE_AGE": 31449600,
+        "CSRF_COOKIE_DOMAIN": None,
+        "CSRF_COOKIE_PATH": "/",
+        "CSRF_COOKIE_SECURE": None,
+        "CSRF_COOKIE_HTTPONLY": True,
+        "CSRF_COOKIE_SAMESITE": "Lax",
+        "CSRF_HEADER_NAME": "X-CSRFToken",
+        "CSRF_FIELD_NAME": "csrfmiddlewaretoken",
+        "CSRF_TRUSTED_ORIGINS": [],
+        "CSRF_USE_SESSIONS": False,
+        "CSRF_PROTECT_ALL": True,
+    }
+
+    def configure(self, app: App) -> None:
+        """Read the settings (when the app compiles).
+
+        Raises:
+            ImproperlyConfigured: ``CSRF_USE_SESSIONS`` without the sessions battery installed
+                before this one (``qiao.E301``), or a malformed trusted origin (``qiao.E302``).
+        """
+        self.cookie_name = str(self.setting("CSRF_COOKIE_NAME"))
+        self.cookie_age = int(self.setting("CSRF_COOKIE_AGE"))
+        self.cookie_domain = self.setting("CSRF_COOKIE_DOMAIN")
+        self.cookie_path = self.setting("CSRF_COOKIE_PATH")
+        self.cookie_secure = self.setting("CSRF_COOKIE_SECURE")
+        self.cookie_httponly = bool(self.setting("CSRF_COOKIE_HTTPONLY"))
+        samesite = self.setting("CSRF_COOKIE_SAMESITE")
+        self.cookie_samesite = str(samesite).lower() if samesite else None
+        self.header_name = str(self.setting("CSRF_HEADER_NAME")).lower()
+        #: the hidden input's name in forms (Django's ``csrfmiddlewaretoken``)
+        self.field_name = str(self.setting("CSRF_FIELD_NAME"))
+        self.use_sessions = bool(self.setting("CSRF_USE_SESSIONS"))
+        self.protect_all = bool(self.setting("CSRF_PROTECT_ALL"))
+        if self.use_sessions and "sessions" not in app.extensions:
+            raise ImproperlyConfigured(
+                "qiao.E301: CSRF_USE_SESSIONS is on but the sessions battery is not installed; "
+                "install qiao.sessions.Sessions(app) before qiao.csrf.CSRF(app)."
+            )
+        self.exact_origins: set[str] = set()
+        self.wildcard_origins: list[tuple[str, str]] = []  # (scheme, ".domain")
+        for origin in self.setting("CSRF_TRUSTED_ORIGINS"):
+            self._add_trusted(str(origin))
+
+    def _add_trusted(self, origin: str) -> None:
+        scheme, sep, rest = origin.partition("://")
+        if not sep or not scheme or not rest or "/" in rest:
+            raise ImproperlyConfigured(
+                f"qiao.E302: CSRF_TRUSTED_ORIGINS entry {origin!r} must be an origin like "
+                "'https://example.com' or 'https://*.example.com' (scheme, host, no path)."
+            )
+        if rest.startswith("*."):
+            self.wildcard_origins.append((scheme.lower(), rest[1:].lower()))
+        else:
+            self.exact_origins.add(origin.lower())
+
+    def is_trusted(self, origin: str) -> bool:
+        """Whether ``origin`` (``scheme://host[:port]``) is in ``CSRF_TRUSTED_ORIGINS``."""
+        if origin in self.exact_origins:
+            return True
+        scheme, _, host = origin.partition("://")
+        return any(
+            scheme == s and (host.endswith(domain) or host == domain[1:])
+            for s, domain in self.wildcard_origins
+        )
+
+    # -- the secret -----------------------------------------------------------------------------
+    def read_secret(self, request: Request) -> str | None:
+        """The client's current secret, or None (none yet, or malformed)."""
+        if self.use_sessions:
+            secret = request.session.get(_SESSION_KEY)
+        else:
+            secret = request.cookies.get(self.cookie_name)
+        if not isinstance(secret, str):
+            return None
+        # Django 4.0 and older stored masked tokens in the cookie: accept and unmask them.
+        if len(secret) == TOKEN_LENGTH and _CHAR_SET.issuperset(secret):
+            return _unmask(secret)
+        if len(secret) == SECRET_LENGTH and _CHAR_SET.issuperset(secret):
+            return secret
+        return None
+
+    # -- the checks -----------------------------------------------------------------------------
+    def origin_problem(self, request: Request) -> tuple[str | None, bool]:
+        """(reason to refuse or None, whether the browser vouched for same-origin)."""
+        headers = request.headers
+        origin = headers.get("origin")
+        fetch_site = headers.get("sec-fetch-site")
+        if origin is not None:
+            normalized = origin.strip().lower()
+            own = normalized == _own_origin(request)
+            if not own and not self.is_trusted(normalized):
+                return REASON_BAD_ORIGIN.format(origin), False
+            if fetch_site == "cross-site" and own:
+                return REASON_CROSS_SITE, False
+            return None, own and fetch_site == "same-origin"
+        if fetch_site == "cross-site":
+            return REASON_CROSS_SITE, False
+        if request.is_secure:
+            return self._referer_problem(request), False
+        return None, False
+
+    def _referer_problem(self, request: Request) -> str | None:
+        referer = request.headers.get("referer")
+        if referer is None:
+            return REASON_NO_REFERER
+        origin = _origin_of(referer)
+        if origin is None:
+            return REASON_MALFORMED_REFERER
+        if not origin.startswith("https://"):
+            return REASON_INSECURE_REFERER
+        if origin != _own_origin(request) and not self.is_trusted(origin):
+            return REASON_BAD_REFERER.format(origin)
+        return None
+
+    def before_request(self, request: Request) -> Coroutine[Any, Any, None] | None:
+        """Check unsafe requests; may return a coroutine when the token is in a form body
+        under ASGI (the dispatcher awaits it)."""
+        if request.method in SAFE_METHODS or _is_exempt(request, self.protect_all):
+            return None
+        headers = request.headers
+        if "authorization" in headers and "cookie" not in headers:
+            return None  # stateless: no ambient credential for a forger to ride on
+        request.__dict__[_USED] = True  # the answer depends on Cookie and Origin: Vary
+        problem, vouched = self.origin_problem(request)
+        if problem is not None:
+            self._reject(request, problem)
+        if vouched:
+            return None
+        secret = self.read_secret(request)
+        if secret is None:
+            self._reject(request, REASON_NO_CSRF_COOKIE)
+        token = headers.get(self.header_name)
+        if token is None and request.content_type.split(";", 1)[0].strip().lower() in _FORM_TYPES:
+            if request.scope is not None:  # ASGI: read the body without blocking the loop
+                return self._check_form_async(request, secret)
+            token = self._field(request.form().get(self.field_name))
+        self._check_token(request, secret, token)
+        return None
+
+    async def _check_form_async(self, request: Request, secret: str) -> None:
+        form = await request.aform()
+        self._check_token(request, secret, self._field(form.get(self.field_name)))
+
+    @staticmethod
+    def _field(value: Any) -> str | None:
+        return value if isinstance(value, str) else None
+
+    def _check_token(self, request: Request, secret: str, token: str | None) -> None:
+        if not token:
+            self._reject(request, REASON_CSRF_TOKEN_MISSING)
+        token = token.strip()
+        problem = _token_problem(token)
+        if problem is not None:
+            self._reject(request, problem)
+        if len(token) == TOKEN_LENGTH:
+            token = _unmask(token)
+        if not hmac.compare_digest(token, secret):
+            self._reject(request, REASON_CSRF_TOKEN_INCORRECT)
+
+    def _reject(self, request: Request, reason: str) -> NoReturn:
+        logger.warning("Forbidden (%s): %s %s", reason, request.method, request.path)
+        error = CSRFError(reason)
+        if request.app.config["DEBUG"]:
+            error.detail += _HELP
+        raise error
+
+    def after_request(self, request: Request, response: Response) -> None:
+        """Send a new secret when one was made, and ``Vary`` when the answer depended on it."""
+        state = request.__dict__
+        if not state.get(_USED):
+            return
+        response.headers.add_vary("cookie", "origin", "sec-fetch-site")
+        secret = state.get(_NEW_SECRET)
+        if secret is None:
+            return
+        if self.use_sessions:
+            request.session[_SESSION_KEY] = secret
+            return
+        secure = request.is_secure if self.cookie_secure is None else bool(self.cookie_secure)
+        response.set_cookie(
+            self.cookie_name,
+            secret,
+            max_age=self.cookie_age,
+            path=self.cookie_path,
+            domain=self.cookie_domain,
+            secure=secure,
+            httponly=self.cookie_httponly,
+            samesite=self.cookie_samesite,  # type: ignore[arg-type]
+        )
