@@ -254,3 +254,78 @@ def test_run_turns_debug_on_for_apps_configured_from_the_environment(
             assert client.get("/").json()["debug"] is True
     finally:
         server.stop()
+
+
+# -- commands an app adds ---------------------------------------------------------------------
+COMMAND_APP = textwrap.dedent(
+    """
+    import argparse
+    import qiao
+
+    app = qiao.App(__name__, config={"SECRET_KEY": "cli-test"})
+
+
+    def greet(app, args):
+        parser = argparse.ArgumentParser(prog="qiao greet")
+        parser.add_argument("--name", default="world")
+        parser.add_argument("--fail", action="store_true")
+        options = parser.parse_args(args)
+        print(f"hello {options.name} from {app.name}")
+        return 3 if options.fail else 0
+
+
+    app.add_command("greet", greet, help="say hello")
+    """
+)
+
+
+@pytest.fixture
+def command_project(tmp_path: Path) -> Path:
+    (tmp_path / "app.py").write_text(COMMAND_APP)
+    return tmp_path
+
+
+@pytest.mark.parametrize("via", ["script", "module"])
+def test_app_command_gets_its_own_arguments(command_project: Path, via: str) -> None:
+    result = qiao_cli("greet", "--name", "ada", cwd=command_project, via=via)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == "hello ada from app\n"
+
+
+def test_app_command_with_app_option_and_exit_status(command_project: Path) -> None:
+    result = qiao_cli("greet", "--app", "app:app", "--fail", cwd=command_project)
+    assert result.returncode == 3
+    assert result.stdout == "hello world from app\n"
+
+
+def test_unknown_command_lists_the_known_ones(command_project: Path) -> None:
+    result = qiao_cli("greeet", cwd=command_project)
+    assert result.returncode != 0
+    assert "unknown command 'greeet'" in result.stderr
+    assert "greet" in result.stderr
+    assert "routes" in result.stderr
+
+
+def test_help_lists_app_commands(command_project: Path) -> None:
+    result = qiao_cli("help", cwd=command_project)
+    assert result.returncode == 0, result.stderr
+    assert "commands of app:app:" in result.stdout
+    assert "greet  say hello" in result.stdout
+
+
+def test_help_without_an_app_still_prints_usage(tmp_path: Path) -> None:
+    result = qiao_cli("help", cwd=tmp_path)
+    assert result.returncode == 0
+    assert "usage: qiao" in result.stdout
+    assert "no app commands" in result.stdout
+
+
+def test_add_command_refuses_taken_names() -> None:
+    import qiao
+
+    app = qiao.App(__name__)
+    app.add_command("greet", lambda app, args: 0)
+    with pytest.raises(ValueError, match="'greet' already exists"):
+        app.add_command("greet", lambda app, args: 0)
+    with pytest.raises(ValueError, match="'routes' already exists"):
+        app.add_command("routes", lambda app, args: 0)

@@ -15,8 +15,9 @@ On an unsafe method (POST, PUT, PATCH, DELETE...) the request must pass, in orde
 3. Otherwise the token, from the ``X-CSRFToken`` header or the form field, must match the
    secret (constant-time compare).
 
-Exempt: safe methods, views marked ``@csrf_exempt`` (or blueprints passed to it), and requests
-carrying an ``Authorization`` header and no cookies (stateless API clients; nothing ambient to
+Exempt: safe methods, requests no route answers (they get their 404/405), views marked
+``@csrf_exempt`` (or blueprints passed to it), and requests carrying an
+``Authorization: Bearer`` header and no cookies (stateless API clients: nothing ambient to
 forge). Failures are 403 with a short reason from the ``REASON_*`` constants.
 """
 
@@ -182,8 +183,8 @@ def csrf_protect(target: T) -> T:
 
 def _is_exempt(request: Request, protect_all: bool) -> bool:
     route = request.route
-    if route is None:
-        return not protect_all
+    if route is None:  # no route: the request gets its 404/405 (nothing to protect)
+        return True
     view = route.view
     mark = getattr(view, "csrf_exempt", None)
     if mark is None:
@@ -198,19 +199,56 @@ def _is_exempt(request: Request, protect_all: bool) -> bool:
 
 
 # -- origins --------------------------------------------------------------------------------------
-def _own_origin(request: Request) -> str:
-    return f"{request.scheme}://{request.host}".lower()
+_DEFAULT_PORTS = {"http": 80, "https": 443}
+
+
+def _normalize_origin(origin: str, *, url: bool = False) -> str | None:
+    """``scheme://host[:port]``, lower-case, IDNA host, default port dropped; None if it is
+    not an origin (user info, a bad port, or, unless ``url``, a path, query or fragment).
+
+    Raises:
+        UnicodeError: a host IDNA cannot encode.
+    """
+    try:
+        parts = urlsplit(origin)
+        port = parts.port
+    except ValueError:
+        return None
+    host = parts.hostname
+    if not parts.scheme or not host or "@" in parts.netloc:
+        return None
+    if not url and (parts.path or parts.query or parts.fragment or origin.endswith(("?", "#"))):
+        return None
+    if not host.isascii():
+        host = host.encode("idna").decode("ascii")
+    if ":" in host:  # an IPv6 literal
+        host = f"[{host}]"
+    scheme = parts.scheme.lower()
+    if port is not None and port != _DEFAULT_PORTS.get(scheme):
+        return f"{scheme}://{host}:{port}"
+    return f"{scheme}://{host}"
+
+
+def _safe_origin(origin: str, *, url: bool = False) -> str | None:
+    try:
+        return _normalize_origin(origin, url=url)
+    except UnicodeError:
+        return None
+
+
+def _own_origin(request: Request) -> str | None:
+    return _safe_origin(f"{request.scheme}://{request.host}")
 
 
 def _origin_of(url: str) -> str | None:
-    try:
+    """The origin of a ``Referer`` URL (its path and query dropped); a URL with user info
+    gives its raw ``scheme://netloc``, which matches no origin."""
+    origin = _safe_origin(url, url=True)
+    if origin is None and "@" in url:
         parts = urlsplit(url)
-        parts.port  # noqa: B018 - raises ValueError for a bad port
-    except ValueError:
-        return None
-    if not parts.scheme or not parts.netloc:
-        return None
-    return f"{parts.scheme}://{parts.netloc}".lower()
+        if parts.scheme and parts.netloc:
+            return f"{parts.scheme}://{parts.netloc}".lower()
+    return origin
 
 
 def check_origin(request: Request) -> str | None:
@@ -243,6 +281,7 @@ class CSRF(Extension):
         "CSRF_TRUSTED_ORIGINS": [],
         "CSRF_USE_SESSIONS": False,
         "CSRF_PROTECT_ALL": True,
+        "CSRF_STATELESS_AUTH_SCHEMES": ["Bearer"],
     }
 
     def configure(self, app: App) -> None:
@@ -253,39 +292,77 @@ class CSRF(Extension):
                 before this one (``qiao.E301``), or a malformed trusted origin (``qiao.E302``).
         """
         self.cookie_name = str(self.setting("CSRF_COOKIE_NAME"))
-        self.cookie_age = int(self.setting("CSRF_COOKIE_AGE"))
+        age = self.setting("CSRF_COOKIE_AGE")
+        if age is not None and (isinstance(age, bool) or not isinstance(age, int) or age < 0):
+            raise ImproperlyConfigured(
+                f"qiao.E303: CSRF_COOKIE_AGE must be a number of seconds or None (a cookie "
+                f"that lasts until the browser closes), got {age!r}."
+            )
+        self.cookie_age: int | None = age
         self.cookie_domain = self.setting("CSRF_COOKIE_DOMAIN")
         self.cookie_path = self.setting("CSRF_COOKIE_PATH")
         self.cookie_secure = self.setting("CSRF_COOKIE_SECURE")
         self.cookie_httponly = bool(self.setting("CSRF_COOKIE_HTTPONLY"))
         samesite = self.setting("CSRF_COOKIE_SAMESITE")
         self.cookie_samesite = str(samesite).lower() if samesite else None
+        if self.cookie_samesite not in (None, "lax", "strict", "none") or (
+            self.cookie_samesite == "none" and self.cookie_secure is False
+        ):
+            raise ImproperlyConfigured(
+                f"qiao.E303: CSRF_COOKIE_SAMESITE must be 'Lax', 'Strict', 'None' or None "
+                f"('None' needs a Secure cookie: browsers drop it otherwise), got {samesite!r}."
+            )
         self.header_name = str(self.setting("CSRF_HEADER_NAME")).lower()
         #: the hidden input's name in forms (Django's ``csrfmiddlewaretoken``)
         self.field_name = str(self.setting("CSRF_FIELD_NAME"))
         self.use_sessions = bool(self.setting("CSRF_USE_SESSIONS"))
         self.protect_all = bool(self.setting("CSRF_PROTECT_ALL"))
-        if self.use_sessions and "sessions" not in app.extensions:
+        installed = list(app.extensions)
+        if self.use_sessions and (
+            "sessions" not in installed or installed.index("sessions") > installed.index("csrf")
+        ):
             raise ImproperlyConfigured(
-                "qiao.E301: CSRF_USE_SESSIONS is on but the sessions battery is not installed; "
-                "install qiao.sessions.Sessions(app) before qiao.csrf.CSRF(app)."
+                "qiao.E301: CSRF_USE_SESSIONS is on, so the sessions battery must be installed "
+                "before this one: qiao.sessions.Sessions(app), then qiao.csrf.CSRF(app)."
             )
+        schemes = self.setting("CSRF_STATELESS_AUTH_SCHEMES")
+        self.stateless_schemes = frozenset(str(s).lower() for s in schemes)
         self.exact_origins: set[str] = set()
         self.wildcard_origins: list[tuple[str, str]] = []  # (scheme, ".domain")
-        for origin in self.setting("CSRF_TRUSTED_ORIGINS"):
+        trusted = self.setting("CSRF_TRUSTED_ORIGINS")
+        if isinstance(trusted, str):
+            raise ImproperlyConfigured(
+                f"qiao.E302: CSRF_TRUSTED_ORIGINS must be a list of origins, got the string "
+                f"{trusted!r}; write [{trusted!r}]."
+            )
+        for origin in trusted:
             self._add_trusted(str(origin))
 
     def _add_trusted(self, origin: str) -> None:
         scheme, sep, rest = origin.partition("://")
-        if not sep or not scheme or not rest or "/" in rest:
+        wildcard = rest.startswith("*.")
+        host = rest[2:] if wildcard else rest
+        try:
+            normalized = _normalize_origin(f"{scheme}://{host}") if sep and host else None
+        except UnicodeError:
+            normalized = None
+        if (
+            normalized is None
+            or scheme.lower() not in ("http", "https")
+            or "/" in host
+            or "*" in host
+            or host.startswith(".")
+        ):
             raise ImproperlyConfigured(
                 f"qiao.E302: CSRF_TRUSTED_ORIGINS entry {origin!r} must be an origin like "
-                "'https://example.com' or 'https://*.example.com' (scheme, host, no path)."
+                "'https://example.com' or 'https://*.example.com' (http or https, a host, no "
+                "path)."
             )
-        if rest.startswith("*."):
-            self.wildcard_origins.append((scheme.lower(), rest[1:].lower()))
+        if wildcard:
+            scheme_part, _, host_part = normalized.partition("://")
+            self.wildcard_origins.append((scheme_part, "." + host_part))
         else:
-            self.exact_origins.add(origin.lower())
+            self.exact_origins.add(normalized)
 
     def is_trusted(self, origin: str) -> bool:
         """Whether ``origin`` (``scheme://host[:port]``) is in ``CSRF_TRUSTED_ORIGINS``."""
@@ -320,9 +397,9 @@ class CSRF(Extension):
         origin = headers.get("origin")
         fetch_site = headers.get("sec-fetch-site")
         if origin is not None:
-            normalized = origin.strip().lower()
-            own = normalized == _own_origin(request)
-            if not own and not self.is_trusted(normalized):
+            normalized = _safe_origin(origin.strip()) if origin.strip() != "null" else None
+            own = normalized is not None and normalized == _own_origin(request)
+            if not own and (normalized is None or not self.is_trusted(normalized)):
                 return REASON_BAD_ORIGIN.format(origin), False
             if fetch_site == "cross-site" and own:
                 return REASON_CROSS_SITE, False
@@ -352,8 +429,15 @@ class CSRF(Extension):
         if request.method in SAFE_METHODS or _is_exempt(request, self.protect_all):
             return None
         headers = request.headers
-        if "authorization" in headers and "cookie" not in headers:
-            return None  # stateless: no ambient credential for a forger to ride on
+        authorization = headers.get("authorization")
+        if (
+            authorization is not None
+            and "cookie" not in headers
+            and authorization.partition(" ")[0].strip().lower() in self.stateless_schemes
+        ):
+            # SECURITY: a bearer token is never attached by the browser on its own, so there is
+            # no ambient credential to forge with. Basic, Digest and Negotiate are: not exempt.
+            return None
         request.__dict__[_USED] = True  # the answer depends on Cookie and Origin: Vary
         problem, vouched = self.origin_problem(request)
         if problem is not None:
@@ -404,13 +488,18 @@ class CSRF(Extension):
         if not state.get(_USED):
             return
         response.headers.add_vary("cookie", "origin", "sec-fetch-site")
-        secret = state.get(_NEW_SECRET)
+        # The token was rendered or checked: (re)send the secret, so the cookie's expiry is
+        # renewed while the client keeps using the site (Django does the same).
+        secret = state.get(_NEW_SECRET) or self.read_secret(request)
         if secret is None:
             return
         if self.use_sessions:
-            request.session[_SESSION_KEY] = secret
+            if request.session.get(_SESSION_KEY) != secret:  # the session renews itself
+                request.session[_SESSION_KEY] = secret
             return
         secure = request.is_secure if self.cookie_secure is None else bool(self.cookie_secure)
+        if self.cookie_samesite == "none":
+            secure = True  # SameSite=None cookies must be Secure (over HTTP the browser drops it)
         response.set_cookie(
             self.cookie_name,
             secret,

@@ -369,7 +369,8 @@ class Request:
     def _start_reading(self) -> int:
         if self._consumed:
             raise RuntimeError(
-                "The request body was already consumed by stream()/astream(); read it once."
+                "The request body was already consumed by stream()/astream() or by parsing a "
+                "multipart form (uploads stream to disk); read it once, or call body() first."
             )
         self._consumed = True
         limit = self.app.limits.max_body_size
@@ -487,8 +488,13 @@ class Request:
             if parser is None:
                 return EMPTY_FORM
             try:
-                for chunk in self.stream() if self._body is None else (self._body,):
-                    parser.feed(chunk)
+                if self._body is None and parser.media == "multipart/form-data":
+                    for chunk in self.stream():  # uploads stream to disk, never all in memory
+                        parser.feed(chunk)
+                else:
+                    # NOTE: a url-encoded body is small and kept, so request.body() still works
+                    # after a middleware (CSRF) read the form.
+                    parser.feed(self.body())
                 self._form = parser.finish()
             except BaseException:
                 parser.abort()
@@ -502,12 +508,12 @@ class Request:
             if parser is None:
                 return EMPTY_FORM
             try:
-                if self._body is not None:
-                    parser.feed(self._body)
-                else:
+                if self._body is None and parser.media == "multipart/form-data":
                     async with aclosing(self.astream()) as chunks:
                         async for chunk in chunks:
                             parser.feed(chunk)
+                else:
+                    parser.feed(await self.abody())
                 self._form = parser.finish()
             except BaseException:
                 parser.abort()
