@@ -203,3 +203,27 @@ def test_missing_battery_attribute_says_what_to_install(new_app: NewApp) -> None
     client = app.test_client()
     assert "qiao.sessions.Sessions(app)" in client.get("/").text
     assert client.get("/other").text == "False"
+
+
+def test_configure_can_drop_a_hook_it_does_not_need(new_app: NewApp) -> None:
+    calls: list[str] = []
+
+    class Optional(Extension):
+        name = "optional"
+        settings: ClassVar[dict[str, Any]] = {"OPTIONAL_ON": False}
+
+        def configure(self, app: qiao.App) -> None:
+            if not self.setting("OPTIONAL_ON"):
+                self.before_request = None  # type: ignore[assignment]
+
+        def before_request(self, request: qiao.Request) -> None:
+            calls.append("before")
+
+    off = _app_with_index(new_app)
+    Optional(off)
+    assert off.test_client().get("/").text == "ok"
+    assert calls == []
+    on = _app_with_index(new_app, OPTIONAL_ON=True)
+    Optional(on)
+    assert on.test_client().get("/").text == "ok"
+    assert calls == ["before"]

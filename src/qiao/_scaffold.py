@@ -30,6 +30,19 @@ class Layer:
     before: Callable[..., Any] | None = None
     after: Callable[..., Any] | None = None
     teardown: Callable[..., Any] | None = None
+    #: the middleware object, whose hooks are looked up again when the app compiles (so a
+    #: battery's ``configure`` can drop a hook it does not need: ``self.before_request = None``)
+    source: Any = None
+
+    def resolved(self) -> Layer:
+        """This layer with its hooks as they are now on ``source``."""
+        if self.source is None:
+            return self
+        return Layer(
+            getattr(self.source, "before_request", None),
+            getattr(self.source, "after_request", None),
+            getattr(self.source, "teardown_request", None),
+        )
 
 
 @dataclass(slots=True)
@@ -207,6 +220,7 @@ class Scaffold:
             getattr(middleware, "before_request", None),
             getattr(middleware, "after_request", None),
             getattr(middleware, "teardown_request", None),
+            middleware,
         )
         if layer.before is None and layer.after is None and layer.teardown is None:
             raise TypeError(

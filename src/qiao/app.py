@@ -269,9 +269,9 @@ class App(Scaffold):
     def _make_plan(
         self, view: Callable[..., Any], scaffolds: tuple[Scaffold, ...], route: Route | None
     ) -> Plan:
-        layers: list[Layer] = [*self.layers]
+        layers: list[Layer] = [ly.resolved() for ly in self.layers]
         for scaffold in scaffolds:
-            layers += scaffold.layers
+            layers += [ly.resolved() for ly in scaffold.layers]
         befores = tuple((ly.before, _hook_mode(ly.before)) for ly in layers if ly.before)
         afters = tuple((ly.after, _hook_mode(ly.after)) for ly in reversed(layers) if ly.after)
         teardowns = tuple(

@@ -24,7 +24,7 @@ if TYPE_CHECKING:
 __all__ = ["CookieStore", "MemoryStore", "RedisStore", "SessionStore", "SessionTooLarge"]
 
 #: Session ids of server-side stores: 43 URL-safe characters (256 random bits).
-_KEY = re.compile(r"^[A-Za-z0-9_\-]{43}$")
+_KEY = re.compile(r"[A-Za-z0-9_\-]{43}")
 _decoder = msgspec.json.Decoder(dict[str, Any])
 
 
@@ -152,7 +152,7 @@ class RedisStore:
 
     def load(self, cookie: str) -> tuple[dict[str, Any], str | None] | None:
         """Fetch the data for the id in the cookie (ids of the wrong shape are not looked up)."""
-        if not _KEY.match(cookie):
+        if not _KEY.fullmatch(cookie):
             return None
         raw = self.client.get(self.prefix + cookie)
         if raw is None:

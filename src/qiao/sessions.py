@@ -65,7 +65,7 @@ class Session(MutableMapping[str, Any]):
         store it is instant. Sync views never need it.
         """
         if self._data is None:
-            if self._battery.store.blocking:
+            if getattr(self._battery.store, "blocking", False):
                 executor = self._request.app.executor
                 await asyncio.get_running_loop().run_in_executor(executor, self._load)
             else:
@@ -209,12 +209,19 @@ class Sessions(Extension):
         store = self.setting("SESSION_STORE")
         if isinstance(store, str):
             store = self._store_from_url(app, store)
+        if isinstance(store, type) or not all(
+            callable(getattr(store, name, None)) for name in ("load", "save", "delete")
+        ):
+            raise ImproperlyConfigured(
+                f"qiao.E203: SESSION_STORE must be 'cookie', 'memory', a redis:// URL or a "
+                f"SessionStore instance (with load, save and delete), got {store!r}."
+            )
         self.store = store
         if hasattr(store, "bind"):
             store.bind(app)
         # PERF: only stores that do I/O pay for a thread hop under ASGI (plans are built after
         # this, so the mark takes effect).
-        self._save_hook.__qiao_blocking__ = bool(store.blocking)
+        self._save_hook.__qiao_blocking__ = bool(getattr(store, "blocking", False))
 
     def _store_from_url(self, app: App, url: str) -> SessionStore:
         if url == "cookie":

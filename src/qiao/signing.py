@@ -62,6 +62,12 @@ class Signer:
             raise ImproperlyConfigured(
                 "Signing needs SECRET_KEY; set it (see qiao.E001 in docs/configuration.md)."
             )
+        if isinstance(fallbacks, (str, bytes)):
+            # SECURITY: a string is a sequence of one-letter keys; refuse it rather than trust "o".
+            raise ImproperlyConfigured(
+                "SECRET_KEY_FALLBACKS must be a list of keys, got a string; write "
+                "['old-key'] (from the environment: QIAO_SECRET_KEY_FALLBACKS='[\"old-key\"]')."
+            )
         # itsdangerous signs with the last key and verifies with all of them.
         keys = [_bytes(k) for k in (*reversed(list(fallbacks)), secret_key)]
         self._serializer = URLSafeTimedSerializer(

@@ -294,3 +294,17 @@ def test_a_header_value_outside_latin1_fails_as_a_handled_500(
     response = serve(app).get("/name")
     assert response.status_code == 500
     assert "x-request-id" in response.headers
+
+
+def test_add_vary_merges_every_vary_line() -> None:
+    headers = Headers([("vary", "Cookie"), ("vary", "Accept-Language, cookie")])
+    headers.add_vary("Origin", "cookie")
+    assert headers.getlist("vary") == ["cookie, accept-language, origin"]
+
+
+@pytest.mark.parametrize("bad", ["a\rb", "a\nb", "a\0b"])
+def test_header_values_and_names_refuse_cr_lf_nul(bad: str) -> None:
+    with pytest.raises(ValueError, match="CR, LF or NUL"):
+        Headers().add("x-ok", bad)
+    with pytest.raises(ValueError, match="Invalid header name"):
+        Headers().add(bad, "ok")

@@ -44,6 +44,7 @@ _UNSET: Any = object()
 _PATH_SAFE = "/!$&'()*+,;=:@~"
 _BATTERY_ATTRIBUTES = {
     "session": "qiao.sessions.Sessions(app)",
+    "csp_nonce": "qiao.security.SecurityHeaders(app) with a nonce in its policy",
 }
 
 
@@ -257,7 +258,11 @@ class Request:
 
     def _from_trusted_proxy(self) -> bool:
         if self._trusted is None:
-            self._trusted = self.app._is_trusted_proxy(self.client)
+            app = self.app
+            # PERF: with no trusted proxies (the default) there is no address to parse.
+            self._trusted = bool(app._trusted_any or app._trusted_networks) and (
+                app._is_trusted_proxy(self.client)
+            )
         return self._trusted
 
     def _forwarded(self, key: str) -> str | None:
