@@ -90,7 +90,9 @@ def test_routes_prints_methods_path_name_and_view(via: str) -> None:
         "examples.demo.views.year_archive",
     ] in rows
     assert ["POST", "/upload", "upload", "examples.demo.app.upload"] in rows
-    assert len(rows) == 11  # the header and the demo's ten routes
+    assert ["GET,POST", "/guestbook", "guestbook", "examples.demo.app.guestbook"] in rows
+    assert ["GET", "/static/<path:filename>", "static", "qiao.static.Static.serve"] in rows
+    assert len(rows) == 13  # the header and the demo's twelve routes
 
 
 def test_routes_columns_are_aligned() -> None:

@@ -7,6 +7,7 @@ Each server starts once per module (a module-scoped fixture) and is always stopp
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import signal
 import subprocess
@@ -95,13 +96,26 @@ def http(server: ServerProcess) -> Iterator[httpx.Client]:
         yield client
 
 
+@pytest.fixture(scope="module")
+def csrf_token(http: httpx.Client) -> str:
+    """A CSRF token from the demo's guestbook page (its cookie stays in ``http``'s jar)."""
+    return _token_in(http.get("/guestbook").text)
+
+
+def _token_in(page: str) -> str:
+    found = re.search(r'name="csrfmiddlewaretoken" value="([A-Za-z0-9]{64})"', page)
+    assert found is not None, "no CSRF token on the page"
+    return found.group(1)
+
+
 # -- the demo, on every server ---------------------------------------------------------------------
 def test_home_page_is_html(http: httpx.Client) -> None:
     response = http.get("/")
     assert response.status_code == 200
     assert response.headers["content-type"] == "text/html; charset=utf-8"
     assert "<h1>qiao 桥</h1>" in response.text
-    assert int(response.headers["content-length"]) == len(response.content)
+    # Compressed by the compression battery: the length is that of the bytes on the wire.
+    assert int(response.headers["content-length"]) == response.num_bytes_downloaded
 
 
 def test_decorator_route_answers_json(http: httpx.Client) -> None:
@@ -198,17 +212,21 @@ def test_file_matching_if_none_match_gets_304_without_body(http: httpx.Client) -
     assert "content-type" not in response.headers
 
 
-def test_multipart_upload_is_parsed(http: httpx.Client) -> None:
+def test_multipart_upload_is_parsed(http: httpx.Client, csrf_token: str) -> None:
     response = http.post(
         "/upload",
-        data={"note": "bridges"},
+        data={"note": "bridges", "csrfmiddlewaretoken": csrf_token},
         files={"file": ("notes.txt", b"x" * 5000, "text/plain")},
     )
     assert response.status_code == 200
     assert response.json() == {"note": "bridges", "file": {"name": "notes.txt", "size": 5000}}
 
 
-def _multipart_chunks(boundary: str) -> Iterator[bytes]:
+def _multipart_chunks(boundary: str, token: str) -> Iterator[bytes]:
+    yield (
+        f'--{boundary}\r\nContent-Disposition: form-data; name="csrfmiddlewaretoken"\r\n\r\n'
+        f"{token}\r\n"
+    ).encode()
     yield f'--{boundary}\r\nContent-Disposition: form-data; name="note"\r\n\r\nchunked\r\n'.encode()
     yield (
         f'--{boundary}\r\nContent-Disposition: form-data; name="file"; filename="a.bin"\r\n'
@@ -219,12 +237,12 @@ def _multipart_chunks(boundary: str) -> Iterator[bytes]:
     yield f"\r\n--{boundary}--\r\n".encode()
 
 
-def test_chunked_multipart_upload_is_parsed(http: httpx.Client) -> None:
+def test_chunked_multipart_upload_is_parsed(http: httpx.Client, csrf_token: str) -> None:
     # A generator body makes httpx send Transfer-Encoding: chunked, without Content-Length.
     request = http.build_request(
         "POST",
         "/upload",
-        content=_multipart_chunks("qiaoboundary"),
+        content=_multipart_chunks("qiaoboundary", csrf_token),
         headers={"content-type": "multipart/form-data; boundary=qiaoboundary"},
     )
     assert request.headers["transfer-encoding"] == "chunked"
@@ -316,11 +334,23 @@ def test_curl_uploads_a_file_and_follows_the_redirect(
         pytest.skip("curl is not installed")
     upload = tmp_path / "bridge.txt"
     upload.write_bytes(b"stone arch\n" * 100)
+    jar = tmp_path / "cookies.txt"
+    page = subprocess.run(
+        [curl, "-sS", "--compressed", "-c", str(jar), f"{server.url}/guestbook"],
+        capture_output=True,
+        text=True,
+        timeout=10,
+        check=True,
+    )
     posted = subprocess.run(
         [
             curl,
             "-sS",
             "--fail-with-body",
+            "-b",
+            str(jar),
+            "-F",
+            f"csrfmiddlewaretoken={_token_in(page.stdout)}",
             "-F",
             "note=from curl",
             "-F",

@@ -1,4 +1,5 @@
-"""qiao's demo app: both routing styles, a blueprint, forms, uploads, JSON, streaming, files.
+"""qiao's demo app: both routing styles, a blueprint, templates, a CSRF-protected form with a
+session-backed flash message, uploads, JSON, streaming, files, and the security batteries.
 
 Run it with ``./scripts/demo`` (or ``qiao run --app examples.demo.app:app``), then open
 http://127.0.0.1:8000. The same object serves every server:
@@ -11,41 +12,57 @@ http://127.0.0.1:8000. The same object serves every server:
 
 from __future__ import annotations
 
+import collections
 import os
 import time
 
 import qiao
+from qiao import forms
+from qiao.compression import Compression
+from qiao.csrf import CSRF
+from qiao.security import AllowedHosts, SecurityHeaders
+from qiao.sessions import Sessions, flash
+from qiao.static import Static
+from qiao.templating import Templates, render
 
 from . import urls
 from .blog import bp as blog
 
 app = qiao.App(__name__)
-app.config.from_mapping(DEBUG=True, SECRET_KEY="demo-only-not-secret")
+app.config.from_mapping(
+    DEBUG=True,
+    SECRET_KEY="demo-only-not-secret",
+    ALLOWED_HOSTS=["127.0.0.1", "localhost", "[::1]"],
+)
 app.config.from_env()  # QIAO_DEBUG=false QIAO_SECRET_KEY=... override the demo defaults
+
+# The batteries, in the order they wrap each request (see docs/extensions.md).
+AllowedHosts(app)  # ALLOWED_HOSTS; with DEBUG on and none listed: localhost only
+Compression(app)
+SecurityHeaders(app)
+Sessions(app)  # signed-cookie sessions; SESSION_STORE="redis://..." to share them
+CSRF(app)
+Templates(app)
+Static(app)
 
 app.add_urls(urls.urlpatterns, prefix="/")
 app.register_blueprint(blog)
 
-PAGE = """<!doctype html><html lang="en"><head><meta charset="utf-8"><title>qiao demo</title>
-<style>body{{font:16px/1.5 system-ui,sans-serif;max-width:44rem;margin:2rem auto;padding:0 1rem}}
-</style></head><body><h1>qiao 桥</h1><p>{message}</p>
-<ul>
-<li><a href="/hello/world">/hello/world</a> (decorator route, JSON)</li>
-<li><a href="/articles/2024/">/articles/2024/</a> (URLconf route)</li>
-<li><a href="/blog/">/blog/</a> (blueprint)</li>
-<li><a href="/blog/feed">/blog/feed</a> (streaming)</li>
-<li><a href="/source">/source</a> (file with ETag and ranges)</li>
-</ul>
-<form method="post" action="/upload" enctype="multipart/form-data">
-<input name="note" placeholder="a note"> <input type="file" name="file">
-<button>Upload</button></form></body></html>"""
+
+class GuestbookForm(forms.Form):
+    name = forms.CharField(max_length=50)
+    message = forms.CharField(max_length=500, widget=forms.Textarea())
+
+
+#: The guestbook lives in memory (newest first): enough for a demo, gone on restart.
+ENTRIES: collections.deque[dict[str, str]] = collections.deque(maxlen=50)
 
 
 @app.after_request
 def timing_header(request: qiao.Request, response: qiao.Response) -> qiao.Response:
-    response.headers["server-timing"] = (
-        f"app;dur={(time.perf_counter() - request.state.t0) * 1e3:.2f}"
-    )
+    started = getattr(request.state, "t0", None)  # None when a battery answered first
+    if started is not None:
+        response.headers["server-timing"] = f"app;dur={(time.perf_counter() - started) * 1e3:.2f}"
     return response
 
 
@@ -55,8 +72,19 @@ def start_timer(request: qiao.Request) -> None:
 
 
 @app.get("/")
-def home(request: qiao.Request) -> str:
-    return PAGE.format(message="One app object, every server.")
+def home(request: qiao.Request) -> qiao.Response:
+    return render(request, "home.html", message="One app object, every server.")
+
+
+@app.route("/guestbook", methods=["GET", "POST"])
+def guestbook(request: qiao.Request) -> qiao.Response:
+    form = GuestbookForm(request.form() if request.method == "POST" else None)
+    if form.is_valid():
+        ENTRIES.appendleft(form.cleaned_data)
+        flash(request, f"Thanks, {form.cleaned_data['name']}!", "success")
+        return qiao.redirect(request.url_for("guestbook"), 303)
+    status = 422 if form.is_bound else 200
+    return render(request, "guestbook.html", status=status, form=form, entries=ENTRIES)
 
 
 @app.get("/hello/<name>")
@@ -74,7 +102,7 @@ def upload(request: qiao.Request) -> dict[str, object]:
     }
 
 
-@app.get("/source")
+@app.get("/source", name="source")
 def source(request: qiao.Request) -> qiao.FileResponse:
     return qiao.FileResponse(os.path.abspath(__file__), content_type="text/plain; charset=utf-8")
 

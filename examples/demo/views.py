@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import ClassVar
 
 import qiao
+from qiao.csrf import csrf_exempt
 from qiao.views import View
 
 ARTICLES = {
@@ -25,6 +26,7 @@ def legacy_archive(request: qiao.Request, year: str) -> qiao.Response:
     return qiao.redirect(request.url_for("year_archive", year=int(year)), 301)
 
 
+@csrf_exempt  # a JSON API for scripts: no browser form posts here (see docs/csrf.md)
 class ItemView(View):
     """A class-based API view: GET reads, PUT replaces, anything else is a 405."""
 

@@ -12,6 +12,7 @@ A tampered, expired, truncated or unknown cookie gives an empty session, never a
 from __future__ import annotations
 
 import asyncio
+import functools
 import time
 import types
 from collections.abc import Iterator, MutableMapping
@@ -19,7 +20,13 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 from qiao.extensions import Extension
 from qiao.http.exceptions import ImproperlyConfigured
-from qiao.session_stores import CookieStore, MemoryStore, RedisStore, SessionStore
+from qiao.session_stores import (
+    CookieStore,
+    MemoryStore,
+    RedisStore,
+    SessionStore,
+    SessionTooLarge,
+)
 
 if TYPE_CHECKING:
     from qiao.app import App
@@ -199,13 +206,18 @@ class Sessions(Extension):
         self.secure = self.setting("SESSION_COOKIE_SECURE")
         self.httponly = bool(self.setting("SESSION_COOKIE_HTTPONLY"))
         samesite = self.setting("SESSION_COOKIE_SAMESITE")
-        if samesite is not None and str(samesite).lower() not in _SAMESITE:
+        if (samesite is not None and str(samesite).lower() not in _SAMESITE) or (
+            str(samesite).lower() == "none" and self.secure is False
+        ):
             raise ImproperlyConfigured(
-                f"qiao.E202: SESSION_COOKIE_SAMESITE must be 'Lax', 'Strict', 'None' or None, "
+                f"qiao.E202: SESSION_COOKIE_SAMESITE must be 'Lax', 'Strict', 'None' or None "
+                f"('None' needs a Secure cookie, so not with SESSION_COOKIE_SECURE = False), "
                 f"got {samesite!r}."
             )
         self.samesite = samesite
         self.save_every_request = bool(self.setting("SESSION_SAVE_EVERY_REQUEST"))
+        #: the largest Set-Cookie name=value, in bytes (browsers keep up to about 4096)
+        self.max_size = _whole(self.setting("SESSION_MAX_SIZE"), "SESSION_MAX_SIZE")
         store = self.setting("SESSION_STORE")
         if isinstance(store, str):
             store = self._store_from_url(app, store)
@@ -219,6 +231,9 @@ class Sessions(Extension):
         self.store = store
         if hasattr(store, "bind"):
             store.bind(app)
+        templates = app.extensions.get("templates")
+        if templates is not None:  # get_flashed_messages() in every template
+            templates.context_processor(_flash_context)
         # PERF: only stores that do I/O pay for a thread hop under ASGI (plans are built after
         # this, so the mark takes effect).
         self._save_hook.__qiao_blocking__ = bool(getattr(store, "blocking", False))
@@ -254,19 +269,37 @@ class Sessions(Extension):
 
     def _save(self, request: Request, response: Response) -> None:
         session: Session | None = request.__dict__.get("session")
-        if session is None or not session.accessed:
+        if session is None:
             return
+        if not session.accessed:
+            # SESSION_SAVE_EVERY_REQUEST renews a session on every request that carries one,
+            # used by the view or not (an idle timeout that browsing keeps alive).
+            if not (self.save_every_request and self.cookie_name in request.cookies):
+                return
+            session._load()
         response.headers.add_vary("cookie")
         data = session._data if session._data is not None else {}
         if session._old_key is not None:
             self.store.delete(session._old_key)
-        had_cookie = self.cookie_name in request.cookies
+        secure = request.is_secure if self.secure is None else bool(self.secure)
+        samesite = self.samesite.lower() if self.samesite else None
+        if samesite == "none":
+            secure = True  # SameSite=None cookies must be Secure; browsers drop them otherwise
         if not data:
-            if had_cookie and (session.modified or session._old_key is not None):
+            if self.cookie_name in request.cookies and (
+                session.modified or session._old_key is not None
+            ):
                 if session._key is not None:
                     self.store.delete(session._key)
+                # The same attributes as when it was set: browsers refuse to delete a
+                # __Host- or __Secure- cookie without Secure.
                 response.delete_cookie(
-                    self.cookie_name, path=self.path, domain=self.domain, samesite=None
+                    self.cookie_name,
+                    path=self.path,
+                    domain=self.domain,
+                    secure=secure,
+                    httponly=self.httponly,
+                    samesite=samesite,
                 )
             return
         if not (session.modified or self.save_every_request):
@@ -274,7 +307,14 @@ class Sessions(Extension):
         age = session.get_expiry_age()
         store_age = age if age is not None else self.max_age
         value = self.store.save(session._key, data, store_age)
-        secure = request.is_secure if self.secure is None else bool(self.secure)
+        size = len(self.cookie_name) + 1 + len(value)
+        if size > self.max_size:
+            raise SessionTooLarge(
+                f"The session cookie would be {size} bytes (name and value), over "
+                f"SESSION_MAX_SIZE ({self.max_size}); browsers drop such cookies. Keep less in "
+                "the session, or keep sessions on the server: "
+                "SESSION_STORE='redis://127.0.0.1:6379/0'."
+            )
         response.set_cookie(
             self.cookie_name,
             value,
@@ -284,7 +324,7 @@ class Sessions(Extension):
             domain=self.domain,
             secure=secure,
             httponly=self.httponly,
-            samesite=self.samesite.lower() if self.samesite else None,
+            samesite=samesite,
         )
 
 
@@ -313,6 +353,10 @@ def flash(request: Request, message: str, category: str = "info") -> None:
     """Queue ``message`` for the next page this client sees (kept in the session)."""
     session = request.session
     session[_FLASHES] = [*session.get(_FLASHES, []), [category, message]]
+
+
+def _flash_context(request: Request) -> dict[str, Any]:
+    return {"get_flashed_messages": functools.partial(get_flashed_messages, request)}
 
 
 def get_flashed_messages(request: Request, with_categories: bool = False) -> list[Any]:
