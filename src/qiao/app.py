@@ -591,6 +591,8 @@ class App(Scaffold):
             if len(rv) == 3:
                 response.headers.update(rv[2])
             return response
+        if isinstance(rv, str):  # a str subclass: SafeHTML, markupsafe.Markup
+            return Response(str(rv))
         view = getattr(plan.view, "__qualname__", "the view") if plan else "the view"
         if rv is None:
             raise TypeError(

@@ -680,3 +680,16 @@ def test_urlencoded_fields_obey_max_form_field_size(new_app: Any) -> None:
         response = client.post("/f", data={"a": "x" * 11})
         assert response.status_code == 413
         assert "MAX_FORM_FIELD_SIZE" in response.text
+
+
+def test_a_files_only_form_is_truthy(new_app: NewApp) -> None:
+    app = new_app()
+
+    @app.post("/")
+    def view(request: qiao.Request) -> str:
+        form = request.form()
+        return f"{bool(form)} {len(form)} {list(form)}"
+
+    response = app.test_client().post("/", files={"f": ("a.txt", b"x", "text/plain")})
+    assert response.text == "True 0 []"
+    assert app.test_client().post("/", data={"a": "1"}).text == "True 1 ['a']"

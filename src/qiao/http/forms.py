@@ -138,6 +138,10 @@ class FormData:
     def __len__(self) -> int:
         return len(self.fields)
 
+    def __bool__(self) -> bool:
+        # NOTE: a files-only upload is a submitted form too (``request.form() or None``).
+        return bool(self.fields) or bool(self.files)
+
     def close(self) -> None:
         """Delete every uploaded file's temporary file."""
         for _, upload in self.files.multi_items():
