@@ -331,3 +331,61 @@ def test_add_command_refuses_taken_names() -> None:
         app.add_command("greet", lambda app, args: 0)
     with pytest.raises(ValueError, match="'routes' already exists"):
         app.add_command("routes", lambda app, args: 0)
+
+
+# -- qiao new ------------------------------------------------------------------------------------
+def test_new_creates_a_project_whose_own_tests_pass(tmp_path: Path) -> None:
+    result = qiao_cli("new", "mysite", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    project = tmp_path / "mysite"
+    names = sorted(str(p.relative_to(project)) for p in project.rglob("*") if p.is_file())
+    assert names == [
+        "app.py",
+        "settings.py",
+        "static/style.css",
+        "templates/base.html",
+        "templates/index.html",
+        "test_app.py",
+    ]
+    settings = (project / "settings.py").read_text()
+    assert "__SECRET_KEY__" not in settings
+    assert 'SECRET_KEY = "dev-' in settings
+    assert "<h1>mysite</h1>" in (project / "templates" / "index.html").read_text()
+    tests = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider"],
+        cwd=project,
+        env=server_env(),
+        capture_output=True,
+        text=True,
+        timeout=TIMEOUT,
+        check=False,
+    )
+    assert tests.returncode == 0, tests.stdout + tests.stderr
+    assert "3 passed" in tests.stdout
+    routes = qiao_cli("routes", cwd=project)
+    assert "GET,POST  /  " in routes.stdout
+
+
+def test_new_projects_get_their_own_secret_key(tmp_path: Path) -> None:
+    qiao_cli("new", "one", cwd=tmp_path)
+    qiao_cli("new", "two", cwd=tmp_path)
+    assert (tmp_path / "one" / "settings.py").read_text() != (
+        tmp_path / "two" / "settings.py"
+    ).read_text().replace("two", "one")
+
+
+@pytest.mark.parametrize("name", ["1site", "my site", "../up", "a" * 70])
+def test_new_refuses_bad_names(tmp_path: Path, name: str) -> None:
+    result = qiao_cli("new", name, cwd=tmp_path)
+    assert result.returncode != 0
+    assert "is not a project name" in result.stderr
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_new_refuses_a_folder_that_is_not_empty(tmp_path: Path) -> None:
+    (tmp_path / "taken").mkdir()
+    (tmp_path / "taken" / "keep.txt").write_text("mine")
+    result = qiao_cli("new", "site", "--directory", "taken", cwd=tmp_path)
+    assert result.returncode != 0
+    assert "is not empty" in result.stderr
+    assert [p.name for p in (tmp_path / "taken").iterdir()] == ["keep.txt"]

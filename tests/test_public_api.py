@@ -15,7 +15,7 @@ EXPECTED = {
     "RequestHeaderFieldsTooLarge", "Response", "RouteConflict", "ServiceUnavailable",
     "StreamingResponse", "TooManyRequests", "URITooLong", "Unauthorized",
     "UnprocessableEntity", "UnsupportedMediaType", "UploadFile", "View", "__version__",
-    "abort", "redirect",
+    "abort", "redirect", "render", "render_to_string",
 }  # fmt: skip
 
 

@@ -51,6 +51,7 @@ from qiao.http.response import (
     redirect,
 )
 from qiao.routing import BuildError, RouteConflict
+from qiao.templating import render, render_to_string
 from qiao.views import View
 
 __version__ = "0.1.0"
@@ -98,4 +99,6 @@ __all__ = [
     "__version__",
     "abort",
     "redirect",
+    "render",
+    "render_to_string",
 ]
