@@ -526,7 +526,9 @@ class App(Scaffold):
                 return stop.value
             try:
                 value = func(*args, **kwargs)
-                if mode == ASYNC or (mode == HOOK and inspect.iscoroutine(value)):
+                if mode == ASYNC or (
+                    mode == HOOK and value is not None and inspect.iscoroutine(value)
+                ):
                     value = run_coroutine_blocking(value)
             except Exception as exc:
                 value, error = None, exc
@@ -551,7 +553,7 @@ class App(Scaffold):
                     value = await run_in_thread(self.executor, func, *args, **kwargs)
                 else:
                     value = func(*args, **kwargs)
-                    if mode == HOOK and inspect.iscoroutine(value):
+                    if mode == HOOK and value is not None and inspect.iscoroutine(value):
                         value = await value
             except Exception as exc:
                 value, error = None, exc
