@@ -86,6 +86,9 @@ VERSIONED = [
     "httpx",
 ]
 STARTUP_MODULES = ["python", "bare_wsgi", "qiao_wsgi", "flask_app", "django_app", "falcon_wsgi"]
+#: The section of docs/benchmarks.md that benchmarks/batteries.py writes; kept when this runner
+#: rewrites the file.
+BATTERIES_MARKERS = ("<!-- batteries:start -->", "<!-- batteries:end -->")
 
 
 def log(message: str) -> None:
@@ -93,8 +96,9 @@ def log(message: str) -> None:
 
 
 # -- the benchmark venv --------------------------------------------------------------------------
-def ensure_venv(argv: list[str], install: bool) -> None:
-    """Create benchmarks/.venv, install the pinned peers and qiao, and re-run inside it."""
+def ensure_venv(argv: list[str], install: bool, script: str | None = None) -> None:
+    """Create benchmarks/.venv, install the pinned peers and qiao, and re-run ``script``
+    (default: this file) inside it."""
     if not VENV_PY.exists():
         log(f"creating {VENV}")
         subprocess.run([sys.executable, "-m", "venv", str(VENV)], check=True)
@@ -109,7 +113,8 @@ def ensure_venv(argv: list[str], install: bool) -> None:
         subprocess.run([*pip, "-e", str(ROOT)], check=True)
         stamp.write_text(digest)
     if Path(sys.prefix).resolve() != VENV.resolve():
-        os.execv(str(VENV_PY), [str(VENV_PY), str(Path(__file__).resolve()), *argv])
+        target = str(Path(script or __file__).resolve())
+        os.execv(str(VENV_PY), [str(VENV_PY), target, *argv])
 
 
 # -- facts about the machine and the software -----------------------------------------------------
@@ -136,11 +141,11 @@ def machine_info() -> dict[str, Any]:
     }
 
 
-def versions() -> dict[str, str]:
+def versions(names: list[str] | None = None) -> dict[str, str]:
     from importlib.metadata import PackageNotFoundError, version
 
     found = {}
-    for name in VERSIONED:
+    for name in VERSIONED if names is None else names:
         try:
             found[name] = version(name)
         except PackageNotFoundError:
@@ -930,6 +935,19 @@ def render(results: dict[str, Any]) -> str:
     return "\n".join(out)
 
 
+def keep_sections(text: str, target: Path) -> str:
+    """``text`` followed by the sections other runners own in the file it replaces."""
+    try:
+        old = target.read_text()
+    except OSError:
+        return text
+    start, end = old.find(BATTERIES_MARKERS[0]), old.find(BATTERIES_MARKERS[1])
+    if start == -1 or end < start:
+        return text
+    kept = old[start : end + len(BATTERIES_MARKERS[1])]
+    return text.rstrip("\n") + "\n\n" + kept + "\n"
+
+
 # -- main -----------------------------------------------------------------------------------------
 def parse_args(argv: list[str]) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
@@ -986,7 +1004,7 @@ def main() -> None:
             if args.docs
             else (RESULTS / "benchmarks.md" if results["meta"]["partial"] else DOCS)
         )
-        target.write_text(render(results))
+        target.write_text(keep_sections(render(results), target))
         log(f"wrote {target}")
         return
     ensure_venv(argv, install=not args.no_install)
@@ -1055,7 +1073,7 @@ def main() -> None:
     (RESULTS / "latest.json").write_text(json.dumps(results, indent=1))
     target = Path(args.docs) if args.docs else (RESULTS / "benchmarks.md" if partial else DOCS)
     target.parent.mkdir(parents=True, exist_ok=True)
-    target.write_text(render(results))
+    target.write_text(keep_sections(render(results), target))
     log(f"raw results: {raw}")
     log(f"report: {target} ({results['meta']['elapsed_min']:.1f} min)")
 
