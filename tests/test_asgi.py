@@ -389,8 +389,8 @@ async def test_async_view_using_the_sync_body_api_gets_a_clear_500(
     assert connection.start["status"] == 500
     answer = httpx.Response(500, content=connection.body).json()
     assert answer["exception"].startswith(
-        "RuntimeError: A sync body read (request.body(), json(), form(), stream()) ran on the "
-        "event loop; in async views and async hooks use await request.abody()"
+        "RuntimeError: A sync body read (request.body(), json(), form(), stream()) ran inside a "
+        "coroutine; in async views and async hooks use await request.abody()"
     )
     [record] = [r for r in caplog.records if r.name == "qiao"]
     assert record.exc_info is not None

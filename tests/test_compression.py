@@ -246,7 +246,7 @@ def test_types_are_a_setting(new_app: NewApp, serve: Serve) -> None:
     assert get(client, "/json").headers["content-encoding"] == "br"
 
 
-def test_head_304_and_206_are_not_compressed(new_app: NewApp, serve: Serve) -> None:
+def test_304_206_and_204_are_not_compressed(new_app: NewApp, serve: Serve) -> None:
     app = compressed_app(new_app)
 
     @app.get("/status/<int:code>")
@@ -254,9 +254,6 @@ def test_head_304_and_206_are_not_compressed(new_app: NewApp, serve: Serve) -> N
         return qiao.PlainTextResponse(TEXT, code)
 
     client = serve(app)
-    head = client.head("/text", headers={"accept-encoding": "gzip"})
-    assert "content-encoding" not in head.headers
-    assert head.headers["etag"] == '"v1"'
     for code in (304, 206, 204):
         response = get(client, f"/status/{code}")
         assert response.status_code == code
@@ -565,3 +562,14 @@ def test_httpx_over_the_socket_decodes_brotli(server_url: str) -> None:
     response = httpx.get(server_url + "/", headers={"accept-encoding": "br"})
     assert response.headers["content-encoding"] == "br"
     assert response.text == TEXT
+
+
+def test_head_answers_with_the_headers_of_get(new_app: NewApp, serve: Serve) -> None:
+    """RFC 9110: HEAD sends the header fields GET would, without the body."""
+    client = serve(compressed_app(new_app))
+    head = client.head("/text", headers={"accept-encoding": "gzip"})
+    got = get(client, "/text", "gzip")
+    assert head.content == b""
+    for name in ("content-encoding", "content-length", "vary", "etag"):
+        assert head.headers[name] == got.headers[name], name
+    assert head.headers["etag"] == 'W/"v1"'

@@ -227,3 +227,61 @@ def test_configure_can_drop_a_hook_it_does_not_need(new_app: NewApp) -> None:
     Optional(on)
     assert on.test_client().get("/").text == "ok"
     assert calls == ["before"]
+
+
+def test_lazy_request_attribute_is_made_once_on_first_use(new_app: NewApp) -> None:
+    app = new_app()
+    made: list[str] = []
+
+    def make(request: qiao.Request) -> str:
+        made.append(request.path)
+        return f"for {request.path}"
+
+    app.add_request_attribute("greeting", make)
+
+    @app.before_request
+    def early(request: qiao.Request) -> None:  # registered before anything sets it
+        if request.path == "/early":
+            request.state.seen = request.greeting  # type: ignore[attr-defined]
+
+    @app.get("/early")
+    def early_view(request: qiao.Request) -> str:
+        return request.state.seen + " / " + request.greeting  # type: ignore[attr-defined]
+
+    @app.get("/unused")
+    def unused(request: qiao.Request) -> str:
+        return "none"
+
+    client = app.test_client()
+    assert client.get("/early").text == "for /early / for /early"
+    assert client.get("/unused").text == "none"
+    assert made == ["/early"]
+
+
+def test_request_attribute_names_are_unique(new_app: NewApp) -> None:
+    app = new_app()
+    app.add_request_attribute("greeting", lambda request: "hi")
+    with pytest.raises(ValueError, match=r"request\.greeting already exists"):
+        app.add_request_attribute("greeting", lambda request: "hello")
+
+
+def test_request_attribute_cannot_shadow_the_request_api(new_app: NewApp) -> None:
+    with pytest.raises(ValueError, match=r"request\.headers already exists"):
+        new_app().add_request_attribute("headers", lambda request: None)
+
+
+def test_session_works_in_handlers_for_requests_refused_early(new_app: NewApp) -> None:
+    from qiao.security import AllowedHosts
+    from qiao.sessions import Sessions
+
+    app = new_app(ALLOWED_HOSTS=["good.example"])
+    AllowedHosts(app)
+    Sessions(app)
+
+    @app.errorhandler(400)
+    def bad_request(request: qiao.Request, exc: qiao.HTTPException) -> tuple[str, int]:
+        return f"refused; session has {len(request.session)} keys", 400
+
+    response = app.test_client(base_url="http://evil.example").get("/")
+    assert response.status_code == 400
+    assert response.text == "refused; session has 0 keys"

@@ -20,6 +20,13 @@ T = TypeVar("T")
 _local = threading.local()
 
 
+#: The error for a sync body read inside a coroutine, under any server.
+SYNC_READ_IN_ASYNC = (
+    "A sync body read (request.body(), json(), form(), stream()) ran inside a coroutine; in "
+    "async views and async hooks use await request.abody(), ajson(), aform() or astream()."
+)
+
+
 def run_coroutine_blocking(coro: Coroutine[Any, Any, T]) -> T:
     """Run ``coro`` to completion on this thread's event loop (created on first use).
 

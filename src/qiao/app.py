@@ -127,6 +127,8 @@ class App(Scaffold):
         self.router = Router()
         #: Battery state, by battery name (``app.extensions["sessions"]``).
         self.extensions: dict[str, Any] = {}
+        #: Lazy request attributes batteries add (see ``add_request_attribute``).
+        self.request_attributes: dict[str, Callable[[Request], Any]] = {}
         #: CLI commands batteries and projects add: ``qiao NAME ...`` (see ``add_command``).
         self.commands: dict[str, tuple[Callable[[App, list[str]], int | None], str]] = {}
         self.configure_hooks: list[Callable[[App], None]] = []
@@ -205,6 +207,19 @@ class App(Scaffold):
         if name in BUILTIN_COMMANDS or name in self.commands:
             raise ValueError(f"The command {name!r} already exists; choose another name.")
         self.commands[name] = (func, help)
+
+    def add_request_attribute(self, name: str, factory: Callable[[Request], Any]) -> None:
+        """Give every request a lazy attribute: ``request.NAME`` is ``factory(request)``, made
+        on first use and cached on the request (``request.session`` is one). A request that
+        never reads it pays nothing; it works in any hook or handler, whatever the order.
+
+        Raises:
+            ValueError: ``Request`` already has that attribute, or another battery added it.
+        """
+        self._setup_guard("add_request_attribute")
+        if hasattr(Request, name) or name in self.request_attributes:
+            raise ValueError(f"request.{name} already exists; choose another name.")
+        self.request_attributes[name] = factory
 
     def on_configure(self, func: F) -> F:
         """Run ``func(app)`` once when the app compiles: after every ``config.from_*`` call and

@@ -11,7 +11,7 @@ import os
 from collections.abc import AsyncGenerator, Iterator
 from typing import TYPE_CHECKING, Any
 
-from qiao._concurrency import run_in_thread, worker_loop
+from qiao._concurrency import SYNC_READ_IN_ASYNC, run_in_thread, worker_loop
 from qiao._status import NO_BODY_STATUSES
 from qiao.http.exceptions import BadRequest
 from qiao.http.request import Request, headers_too_large, too_many_headers
@@ -95,11 +95,7 @@ class ASGISource:
     def read_sync(self) -> Iterator[bytes]:
         loop = worker_loop()
         if loop is None:
-            raise RuntimeError(
-                "A sync body read (request.body(), json(), form(), stream()) ran on the event "
-                "loop; in async views and async hooks use await request.abody(), ajson(), "
-                "aform() or astream()."
-            )
+            raise RuntimeError(SYNC_READ_IN_ASYNC)
         chunks = self.read_async()
 
         async def next_chunk() -> bytes:

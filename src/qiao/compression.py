@@ -299,7 +299,9 @@ class Compression(Extension):
 
     def _wanted(self, request: Request, response: Response) -> bool:
         """Whether ``response`` may be compressed at all, whatever the client accepts."""
-        if response.status_code in SKIPPED_STATUSES or request.method == "HEAD":
+        # NOTE: HEAD is compressed like GET (the adapter drops the body), so both answer with
+        # the same headers, as RFC 9110 asks.
+        if response.status_code in SKIPPED_STATUSES:
             return False
         headers = response.headers
         if not self.compressible(headers.get("content-type")) or "content-encoding" in headers:

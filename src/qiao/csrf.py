@@ -86,6 +86,7 @@ _SESSION_KEY = "_csrf_secret"
 # request.__dict__ keys: a new secret to send; the answer depended on the token
 _NEW_SECRET = "_qiao_csrf_new_secret"  # noqa: S105
 _USED = "_qiao_csrf_used"
+_CHECKED = "_qiao_csrf_checked"
 _HELP = (
     " CSRF protection refuses unsafe requests (POST, PUT, PATCH, DELETE) that another site "
     "could have forged. Forms need {% csrf_token %} (or the form's hidden field); JavaScript "
@@ -438,7 +439,7 @@ class CSRF(Extension):
             # SECURITY: a bearer token is never attached by the browser on its own, so there is
             # no ambient credential to forge with. Basic, Digest and Negotiate are: not exempt.
             return None
-        request.__dict__[_USED] = True  # the answer depends on Cookie and Origin: Vary
+        request.__dict__[_CHECKED] = True  # the answer depends on Cookie and Origin: Vary
         problem, vouched = self.origin_problem(request)
         if problem is not None:
             self._reject(request, problem)
@@ -485,9 +486,12 @@ class CSRF(Extension):
     def after_request(self, request: Request, response: Response) -> None:
         """Send a new secret when one was made, and ``Vary`` when the answer depended on it."""
         state = request.__dict__
-        if not state.get(_USED):
+        used = state.get(_USED)
+        if not (used or state.get(_CHECKED)):
             return
         response.headers.add_vary("cookie", "origin", "sec-fetch-site")
+        if not used:  # checked, but no token rendered: nothing to (re)send
+            return
         # The token was rendered or checked: (re)send the secret, so the cookie's expiry is
         # renewed while the client keeps using the site (Django does the same).
         secret = state.get(_NEW_SECRET) or self.read_secret(request)

@@ -183,9 +183,8 @@ class Sessions(Extension):
         """Install on ``app`` (see ``Extension.init_app``)."""
         super().init_app(app)
         self._save_hook = _SaveHook(self)
-        app.add_middleware(
-            types.SimpleNamespace(before_request=self.before_request, after_request=self._save_hook)
-        )
+        app.add_middleware(types.SimpleNamespace(after_request=self._save_hook))
+        app.add_request_attribute("session", lambda request: Session(self, request))
 
     def configure(self, app: App) -> None:
         """Read the settings and build the store (when the app compiles).
@@ -254,10 +253,6 @@ class Sessions(Extension):
         )
 
     # -- per request ----------------------------------------------------------------------------
-    def before_request(self, request: Request) -> None:
-        """Attach a lazy ``request.session``."""
-        request.session = Session(self, request)
-
     def load(self, cookie: str | None) -> tuple[dict[str, Any], str | None]:
         """The data and store key for a cookie value; ``({}, None)`` for anything invalid."""
         if not cookie:
@@ -268,14 +263,13 @@ class Sessions(Extension):
         return loaded if loaded is not None else ({}, None)
 
     def _save(self, request: Request, response: Response) -> None:
-        session: Session | None = request.__dict__.get("session")
-        if session is None:
-            return
-        if not session.accessed:
+        session: Session | None = request.__dict__.get("session")  # None: never used
+        if session is None or not session.accessed:
             # SESSION_SAVE_EVERY_REQUEST renews a session on every request that carries one,
             # used by the view or not (an idle timeout that browsing keeps alive).
             if not (self.save_every_request and self.cookie_name in request.cookies):
                 return
+            session = request.session
             session._load()
         response.headers.add_vary("cookie")
         data = session._data if session._data is not None else {}

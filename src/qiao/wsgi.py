@@ -5,12 +5,13 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import re
 from collections.abc import AsyncGenerator, Callable, Iterable, Iterator
 from typing import TYPE_CHECKING, Any
 
-from qiao._concurrency import run_coroutine_blocking
+from qiao._concurrency import SYNC_READ_IN_ASYNC, run_coroutine_blocking
 from qiao._status import NO_BODY_STATUSES, STATUS_LINES, status_line
 from qiao.http.exceptions import BadRequest, HTTPException
 from qiao.http.request import Request, too_many_headers
@@ -71,6 +72,13 @@ class WSGISource:
         return host if port in ("", default) else f"{host}:{port}"
 
     def read_sync(self) -> Iterator[bytes]:
+        # NOTE: under ASGI a sync read from a coroutine would block the event loop, and qiao
+        # refuses it there; refuse it here too, so an app behaves alike on every server.
+        if asyncio._get_running_loop() is not None:
+            raise RuntimeError(SYNC_READ_IN_ASYNC)
+        return self._read_blocking()
+
+    def _read_blocking(self) -> Iterator[bytes]:
         environ = self.environ
         stream = environ["wsgi.input"]
         declared = environ.get("CONTENT_LENGTH") or ""
@@ -88,7 +96,7 @@ class WSGISource:
 
     async def read_async(self) -> AsyncGenerator[bytes, None]:
         # NOTE: under WSGI each request owns its thread, so blocking reads are the right thing.
-        for chunk in self.read_sync():
+        for chunk in self._read_blocking():
             yield chunk
 
     async def is_disconnected(self) -> bool:

@@ -278,3 +278,17 @@ def test_view_can_read_the_raw_body_after_the_form_token(new_app: NewApp, serve:
     response = send(serve(app), path="/raw", content=body, headers={"content-type": FORM})
     assert response.status_code == 200
     assert response.content == body
+
+
+def test_checked_requests_that_render_no_token_send_no_cookie(
+    new_app: NewApp, serve: Serve
+) -> None:
+    """csrf.md: pages that render no token set no cookie; a 403 or an accepted post neither."""
+    client = serve(csrf_app(new_app))
+    refused = send(client, token="x" * 64)
+    assert refused.status_code == 403
+    assert "set-cookie" not in refused.headers
+    assert "cookie" in vary(refused)
+    ok = send(client, token=MASKED_TEST_SECRET2)
+    accepted(ok)
+    assert "set-cookie" not in ok.headers

@@ -693,3 +693,18 @@ def test_a_files_only_form_is_truthy(new_app: NewApp) -> None:
     response = app.test_client().post("/", files={"f": ("a.txt", b"x", "text/plain")})
     assert response.text == "True 0 []"
     assert app.test_client().post("/", data={"a": "1"}).text == "True 1 ['a']"
+
+
+def test_urlencoded_raw_utf8_and_percent_encoded_decode_alike(new_app: NewApp) -> None:
+    app = new_app()
+
+    @app.post("/")
+    def view(request: qiao.Request) -> dict[str, str]:
+        return dict(request.form())
+
+    body = "raw=Zoë 李&pct=%C3%A9+%E6%9D%8E".encode() + b"&bad=Zo\xeb&badpct=%EB"
+    response = app.test_client().post(
+        "/", content=body, headers={"content-type": "application/x-www-form-urlencoded"}
+    )
+    expected = {"raw": "Zoë 李", "pct": "é 李", "bad": "Zo\ufffd", "badpct": "\ufffd"}
+    assert response.json() == expected

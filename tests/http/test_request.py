@@ -615,15 +615,24 @@ def test_async_view_under_wsgi_on_a_short_lived_thread_leaves_no_open_event_loop
     assert [str(w.message) for w in caught if issubclass(w.category, ResourceWarning)] == []
 
 
-def test_sync_body_read_in_an_async_view_works_under_wsgi(new_app: NewApp) -> None:
+def test_sync_body_read_in_an_async_view_fails_alike_on_every_server(
+    new_app: NewApp, serve: Serve, caplog: pytest.LogCaptureFixture
+) -> None:
     app = new_app()
 
-    @app.post("/ok")
-    async def ok(request: qiao.Request) -> bytes:
+    @app.post("/bad")
+    async def bad(request: qiao.Request) -> bytes:
         return request.body()
 
-    with app.test_client() as client:
-        assert client.post("/ok", content=b"x").content == b"x"
+    @app.post("/good")
+    async def good(request: qiao.Request) -> bytes:
+        return await request.abody()
+
+    client = serve(app)
+    with caplog.at_level(logging.ERROR, logger="qiao"):
+        assert client.post("/bad", content=b"x").status_code == 500
+    assert "use await request.abody()" in str(caplog.records[-1].exc_info[1])
+    assert client.post("/good", content=b"x").content == b"x"
 
 
 @pytest.mark.anyio
@@ -1016,3 +1025,17 @@ def test_limit_errors_are_not_logged_as_server_errors(
     with caplog.at_level(logging.DEBUG, logger="qiao"):
         problem(client.get("/h?a=1&b=2"), 400)
     assert [r for r in caplog.records if r.levelno >= logging.ERROR] == []
+
+
+@pytest.mark.parametrize("body", [b'"\xff"', b'{"a": "\xc3"}', b'["ok", "\xed\xa0\x80"]'])
+def test_invalid_utf8_inside_json_strings_is_a_400(
+    new_app: NewApp, serve: Serve, body: bytes
+) -> None:
+    app = new_app()
+
+    @app.post("/j")
+    def j(request: qiao.Request) -> Any:
+        return {"got": request.json()}
+
+    response = serve(app).post("/j", content=body, headers={"content-type": "application/json"})
+    assert problem(response, 400).startswith("Malformed JSON")

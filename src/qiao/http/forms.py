@@ -151,6 +151,10 @@ class FormData:
 EMPTY_FORM = FormData(MultiDict(), MultiDict())
 
 
+def _utf8(text: str) -> str:
+    return text.encode("latin-1").decode("utf-8", "replace")
+
+
 class FormParser:
     """Parse a form body chunk by chunk under the app's limits.
 
@@ -222,13 +226,16 @@ class FormParser:
 
     def _parse_urlencoded(self) -> FormData:
         try:
-            pairs = parse_qsl(
+            # NOTE: latin-1 keeps every byte as one character, through percent-decoding too,
+            # so raw UTF-8 (curl -d 'name=Zoë') and percent-encoded UTF-8 (browsers) decode
+            # alike below; invalid bytes become U+FFFD in both.
+            raw_pairs = parse_qsl(
                 self._buffer.decode("latin-1"),
                 keep_blank_values=True,
                 max_num_fields=self.limits.max_form_fields,
-                encoding="utf-8",
-                errors="replace",
+                encoding="latin-1",
             )
+            pairs = [(_utf8(k), _utf8(v)) for k, v in raw_pairs]
         except ValueError:
             raise BadRequest(
                 f"Too many form fields (limit {self.limits.max_form_fields}; "

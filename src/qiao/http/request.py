@@ -152,7 +152,14 @@ class Request:
         return route.name if route is not None else None
 
     def __getattr__(self, name: str) -> Any:
-        # Only reached when normal lookup fails: explain attributes that batteries provide.
+        # Only reached when normal lookup fails: a battery's lazy attribute (made on first use,
+        # whatever hooks have or have not run), or an explanation of a missing battery.
+        app = self.__dict__.get("app")
+        factory = app.request_attributes.get(name) if app is not None else None
+        if factory is not None:
+            value = factory(self)
+            self.__dict__[name] = value
+            return value
         battery = _BATTERY_ATTRIBUTES.get(name)
         if battery is not None:
             raise AttributeError(
@@ -472,7 +479,7 @@ class Request:
                 f"JSON nests deeper than the decoder allows (limit {depth} levels; "
                 "setting MAX_JSON_DEPTH)."
             ) from None
-        except (msgspec.DecodeError, msgspec.ValidationError) as exc:
+        except (msgspec.DecodeError, msgspec.ValidationError, UnicodeDecodeError) as exc:
             raise BadRequest(f"Malformed JSON: {exc}.") from None
         # PERF: the depth walk runs only if the body has more brackets than the depth limit.
         if body.count(b"[") + body.count(b"{") > depth and _json_depth(value) > depth:
