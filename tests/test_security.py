@@ -45,7 +45,13 @@ def hello(request: qiao.Request) -> str:
 
 
 def secured(new_app: NewApp, *config: tuple[str, Any], **options: Any) -> qiao.App:
-    app = new_app(**dict(config))
+    settings = dict(config)
+    if options.get("ssl_redirect") and not options.get("ssl_host"):
+        # qiao.E104: a redirect built from Host needs the host checked first.
+        settings.setdefault("ALLOWED_HOSTS", ["*"])
+    app = new_app(**settings)
+    if "ALLOWED_HOSTS" in settings:
+        AllowedHosts(app)
     SecurityHeaders(app, **options)
     app.add_route("/", hello, ["GET", "POST"])
     return app
@@ -572,3 +578,21 @@ def test_full_stack_in_the_recommended_order(new_app: NewApp, serve: Serve) -> N
     assert refused.headers["x-frame-options"] == "DENY"
     redirected = client.get("/", headers={"host": "example.com"})
     assert redirected.headers["location"] == "https://example.com/"
+
+
+@pytest.mark.parametrize("order", ["missing", "after"])
+def test_ssl_redirect_needs_allowed_hosts_installed_first(new_app: NewApp, order: str) -> None:
+    app = new_app(ALLOWED_HOSTS=["example.com"])
+    SecurityHeaders(app, ssl_redirect=True)
+    if order == "after":
+        AllowedHosts(app)
+    with pytest.raises(qiao.ImproperlyConfigured, match=r"qiao\.E104: SECURITY_SSL_REDIRECT"):
+        app.compile()
+
+
+def test_ssl_redirect_with_a_fixed_ssl_host_needs_no_host_check(new_app: NewApp) -> None:
+    app = new_app()
+    SecurityHeaders(app, ssl_redirect=True, ssl_host="secure.example")
+    app.add_route("/", hello)
+    response = app.test_client(base_url="http://evil.test").get("/")
+    assert response.headers["location"] == "https://secure.example/"

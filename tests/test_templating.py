@@ -648,3 +648,20 @@ def test_csrf_tag_in_includes_and_macros(
         response = client.get("/without")
     assert response.status_code == 500
     assert "import macros that use it 'with context'" in response.json()["exception"]
+
+
+def test_flash_messages_without_the_sessions_battery_say_what_to_install(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    (tmp_path / "templates").mkdir()
+    (tmp_path / "templates" / "page.html").write_text("{{ get_flashed_messages() }}")
+    app = qiao.App(__name__, config={"SECRET_KEY": "x"}, root_path=str(tmp_path))
+    Templates(app)
+
+    @app.get("/")
+    def page(request: qiao.Request) -> qiao.Response:
+        return render(request, "page.html")
+
+    with caplog.at_level(logging.ERROR, logger="qiao"):
+        assert app.test_client().get("/").status_code == 500
+    assert "qiao.sessions.Sessions(app)" in str(caplog.records[-1].exc_info[1])

@@ -38,8 +38,8 @@ app.config.from_env()  # QIAO_DEBUG=false QIAO_SECRET_KEY=... override the demo 
 
 # The batteries, in the order they wrap each request (see docs/extensions.md).
 AllowedHosts(app)  # ALLOWED_HOSTS; with DEBUG on and none listed: localhost only
-Compression(app)
 SecurityHeaders(app)
+Compression(app)
 Sessions(app)  # signed-cookie sessions; SESSION_STORE="redis://..." to share them
 CSRF(app)
 Templates(app)

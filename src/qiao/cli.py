@@ -134,7 +134,10 @@ def _cmd_new(args: argparse.Namespace) -> int:
         destination.parent.mkdir(parents=True, exist_ok=True)
         destination.write_text(text, encoding="utf-8")
         print(f"  created {destination}")
-    print(f"\nNext: cd {target} && qiao run   (tests: python -m pytest)")
+    print(
+        f"\nNext: cd {target} && qiao run\n"
+        "Needs: pip install 'qiao[dev,web,testing]' (dev server, Jinja2, pytest for the tests)"
+    )
     return 0
 
 
@@ -150,6 +153,7 @@ def build_parser() -> argparse.ArgumentParser:
     routes.set_defaults(func=_cmd_routes)
     shell = sub.add_parser("shell", help="open a Python shell with the app loaded")
     shell.set_defaults(func=_cmd_shell)
+    sub.add_parser("help", help="list the commands, the app's own too")
     new = sub.add_parser("new", help="create a project with templates, sessions, CSRF and more")
     new.add_argument("name", help="the project's name (letters, digits, '_', '-')")
     new.add_argument("--directory", help="where to create it (default: ./NAME)")

@@ -104,26 +104,36 @@ class CSRFError(Forbidden):
 
 
 # -- tokens -------------------------------------------------------------------------------------
+_INDEX = {c: i for i, c in enumerate(_CHARS)}
+_N = len(_CHARS)
+#: Random bytes below this map onto the 62 characters without bias (62 * 4 = 248).
+_UNBIASED = 256 - 256 % _N
+
+
 def _new_secret() -> str:
-    return "".join(secrets.choice(_CHARS) for _ in range(SECRET_LENGTH))
+    """32 characters from ``_CHARS``, uniformly random (as Django's ``get_random_string``).
+
+    PERF: one ``os.urandom`` call with rejection sampling instead of 32 ``secrets.choice``
+    calls (30 µs to 3 µs per rendered token).
+    """
+    chars: list[str] = []
+    while len(chars) < SECRET_LENGTH:
+        chars += [_CHARS[b % _N] for b in secrets.token_bytes(48) if b < _UNBIASED]
+    return "".join(chars[:SECRET_LENGTH])
 
 
 def _mask(secret: str) -> str:
     """A fresh token for ``secret``: a random mask, then the secret shifted by it."""
     mask = _new_secret()
-    n = len(_CHARS)
-    cipher = "".join(
-        _CHARS[(_CHARS.index(s) + _CHARS.index(m)) % n] for s, m in zip(secret, mask, strict=True)
-    )
+    index = _INDEX
+    cipher = "".join(_CHARS[(index[s] + index[m]) % _N] for s, m in zip(secret, mask, strict=True))
     return mask + cipher
 
 
 def _unmask(token: str) -> str:
     mask, cipher = token[:SECRET_LENGTH], token[SECRET_LENGTH:]
-    n = len(_CHARS)
-    return "".join(
-        _CHARS[(_CHARS.index(c) - _CHARS.index(m)) % n] for m, c in zip(mask, cipher, strict=True)
-    )
+    index = _INDEX
+    return "".join(_CHARS[(index[c] - index[m]) % _N] for m, c in zip(mask, cipher, strict=True))
 
 
 def _token_problem(token: str) -> str | None:

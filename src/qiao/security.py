@@ -194,6 +194,22 @@ class SecurityHeaders(Extension):
         self._hsts = self._hsts_value()
         self._redirect = bool(self.setting("SECURITY_SSL_REDIRECT"))
         self._ssl_host = self.setting("SECURITY_SSL_HOST") or None
+        installed = list(app.extensions)
+        if (
+            self._redirect
+            and self._ssl_host is None
+            and (
+                "allowed_hosts" not in installed
+                or installed.index("allowed_hosts") > installed.index(self.name)
+            )
+        ):
+            # SECURITY: the redirect is built from the Host header; unchecked, any host would
+            # do, and the app would redirect to https://evil.test/ (an open redirect).
+            raise ImproperlyConfigured(
+                "qiao.E104: SECURITY_SSL_REDIRECT builds its redirect from the Host header, so "
+                "install AllowedHosts(app) before SecurityHeaders(app), or set "
+                "SECURITY_SSL_HOST."
+            )
         self._exempt_paths = tuple(
             _string_list(
                 self.setting("SECURITY_SSL_REDIRECT_EXEMPT"),

@@ -224,6 +224,8 @@ class Templates(Extension):
             static=pass_context(static),
             csrf_token=pass_context(token),
             config=app.config,
+            # Replaced by the sessions battery's context processor when it is installed.
+            get_flashed_messages=_no_flashes,
         )
         self._apply_settings(env)
         return env
@@ -385,3 +387,10 @@ def render(
     """
     body = _templates(request).render_template(name, context, request=request)
     return HTMLResponse(body, status, headers)
+
+
+def _no_flashes(*args: Any, **kwargs: Any) -> list[Any]:
+    raise ImproperlyConfigured(
+        "get_flashed_messages() in a template needs the sessions battery: install it with "
+        "qiao.sessions.Sessions(app)."
+    )
