@@ -470,7 +470,7 @@ class App(Scaffold):
                     result = yield plan.view, plan.view_mode, (request, *args), kwargs
                     response = self.make_response(result, plan)
             except Exception as exc:
-                error = exc
+                error = request.exception = exc
                 response = yield from self._handle_error(request, plan, exc)
             for hook, mode in plan.afters:
                 replaced = yield hook, mode, (request, response), _NO_KWARGS

@@ -112,6 +112,7 @@ class Request:
         path_params: the converted path parameters of the matched route.
         route: the matched ``Route`` (its ``view``, ``name``, ``scaffolds``: the blueprints
             it belongs to), or None before routing and for 404/405 answers.
+        exception: what a before hook or the view raised, or None (read it in after hooks).
 
     Batteries add attributes, such as ``request.session`` (``qiao.sessions``).
     """
@@ -120,6 +121,9 @@ class Request:
     # request costs seven attribute stores instead of eighteen.
     path_params: Mapping[str, Any] = MappingProxyType({})
     route: Route | None = None
+    #: The exception a before hook or the view raised (its error response is being sent), for
+    #: after hooks that must know: the database battery rolls back instead of committing.
+    exception: Exception | None = None
     #: Set by the sessions battery (``qiao.sessions.Sessions``); annotation only.
     session: Session
     _headers: Headers | None = None
