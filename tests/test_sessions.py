@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import base64
 import json
+import os
 import re
 import secrets
 import sys
@@ -19,6 +20,7 @@ import time
 from collections.abc import Iterator
 from contextlib import ExitStack
 from email.utils import parsedate_to_datetime
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -1519,3 +1521,121 @@ def test_redis_sessions_are_shared_between_real_uvicorn_and_gunicorn_processes(
         client.get(f"{asgi.url}/flush")
         assert redis_env.keys() == []
     assert "Traceback" not in asgi.output() + wsgi.output()
+
+
+# -- the database store ---------------------------------------------------------------------------
+def _database_url(kind: str, tmp_path: Path) -> str:
+    if kind == "sqlite":
+        return f"sqlite:///{tmp_path / 'sessions.db'}"
+    url = os.environ.get("QIAO_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
+    try:
+        import psycopg
+
+        psycopg.connect(url, connect_timeout=3).close()
+    except Exception as exc:
+        message = (
+            f"PostgreSQL tests need a server at QIAO_TEST_POSTGRES_URL ({url}): {exc}. "
+            "QIAO_REQUIRE_SERVICES=1 turns this skip into a failure."
+        )
+        if services_required():
+            pytest.fail(message)
+        pytest.skip(message)
+    return url
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database_app(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[qiao.App]:
+    from qiao.db import Database
+
+    app = qiao.App(
+        __name__,
+        config={
+            "SECRET_KEY": "test-secret",
+            "DATABASE_URL": _database_url(request.param, tmp_path),
+            "SESSION_STORE": "database",
+        },
+    )
+    db = Database(app)
+    Sessions(app)
+
+    @app.get("/count")
+    def count(request: qiao.Request) -> dict[str, Any]:
+        request.session["n"] = request.session.get("n", 0) + 1
+        return {"n": request.session["n"], "key": request.session.key}
+
+    @app.post("/login")
+    def login(request: qiao.Request) -> dict[str, Any]:
+        request.session.cycle_key()
+        return {"key": request.session.key}
+
+    @app.post("/logout")
+    def logout(request: qiao.Request) -> str:
+        request.session.flush()
+        return "bye"
+
+    app.compile()
+    db.drop_all()
+    db.create_all()
+    yield app
+    db.drop_all()
+    db.engine.dispose()
+
+
+def _rows(app: qiao.App) -> list[Any]:
+    from sqlalchemy import select
+
+    from qiao.db._session_store import SessionRecord
+
+    with app.extensions["db"].session() as session:
+        return list(session.scalars(select(SessionRecord)))
+
+
+def test_database_store_keeps_data_on_the_server(database_app: qiao.App) -> None:
+    client = database_app.test_client()
+    assert client.get("/count").json()["n"] == 1
+    second = client.get("/count").json()
+    assert second["n"] == 2
+    [row] = _rows(database_app)
+    assert row.id == second["key"]
+    assert client.cookies["session"] == second["key"]  # the cookie holds only the id
+    assert '"n":2' in row.data
+
+
+def test_database_store_cycle_key_and_flush_retire_the_old_row(database_app: qiao.App) -> None:
+    client = database_app.test_client()
+    client.get("/count")
+    old = client.get("/count").json()["key"]
+    client.post("/login")
+    new = client.cookies["session"]
+    assert new != old
+    assert [r.id for r in _rows(database_app)] == [new]
+    assert client.get("/count").json()["n"] == 3  # same data, new id
+    client.post("/logout")
+    assert _rows(database_app) == []
+    assert client.get("/count").json()["n"] == 1
+
+
+def test_database_store_ignores_unknown_forged_and_expired_ids(database_app: qiao.App) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from qiao.db._session_store import SessionRecord
+
+    db = database_app.extensions["db"]
+    with db.session() as session:
+        session.add(
+            SessionRecord(
+                id="e" * 43, data='{"n": 41}', expires_at=datetime.now(UTC) - timedelta(1)
+            )
+        )
+    for cookie in ["e" * 43, "x" * 43, "short", "e" * 43 + "\n"]:
+        response = database_app.test_client(cookies={"session": cookie}).get("/count")
+        assert response.json()["n"] == 1, cookie
+        assert response.json()["key"] != cookie
+    assert database_app.extensions["sessions"].store.clear_expired() == 1
+
+
+def test_database_store_needs_the_database_battery() -> None:
+    app = qiao.App(__name__, config={"SECRET_KEY": "x", "SESSION_STORE": "database"})
+    Sessions(app)
+    with pytest.raises(ImproperlyConfigured, match=r"qiao\.E204"):
+        app.compile()

@@ -171,6 +171,9 @@ def _app_command(argv: list[str]) -> int:
     name = argv[0]
     app, _ = find_app(known.app)
     command = app.commands.get(name)
+    if command is None and not app._compiled:
+        app.compile()  # batteries may add commands when they read their settings
+        command = app.commands.get(name)
     if command is None:
         names = ", ".join(sorted(BUILTIN_COMMANDS | set(app.commands)))
         raise SystemExit(f"qiao: unknown command {name!r}; commands: {names}.")

@@ -224,8 +224,8 @@ class Sessions(Extension):
             callable(getattr(store, name, None)) for name in ("load", "save", "delete")
         ):
             raise ImproperlyConfigured(
-                f"qiao.E203: SESSION_STORE must be 'cookie', 'memory', a redis:// URL or a "
-                f"SessionStore instance (with load, save and delete), got {store!r}."
+                f"qiao.E203: SESSION_STORE must be 'cookie', 'memory', 'database', a redis:// "
+                f"URL or a SessionStore instance (with load, save and delete), got {store!r}."
             )
         self.store = store
         if hasattr(store, "bind"):
@@ -246,9 +246,13 @@ class Sessions(Extension):
             return RedisStore(url)
         if url == "memory":
             return MemoryStore()
+        if url == "database":
+            from qiao.db._session_store import DatabaseSessionStore
+
+            return DatabaseSessionStore()
         raise ImproperlyConfigured(
-            f"qiao.E203: SESSION_STORE must be 'cookie', 'memory', a redis:// URL or a "
-            f"SessionStore, "
+            f"qiao.E203: SESSION_STORE must be 'cookie', 'memory', 'database', a redis:// URL "
+            f"or a SessionStore, "
             f"got {url!r}."
         )
 
