@@ -1039,3 +1039,18 @@ def test_invalid_utf8_inside_json_strings_is_a_400(
 
     response = serve(app).post("/j", content=body, headers={"content-type": "application/json"})
     assert problem(response, 400).startswith("Malformed JSON")
+
+
+def test_absolute_url_for_uses_the_scheme_host_and_mount_point(new_app: NewApp) -> None:
+    app = new_app(TRUSTED_PROXIES=["127.0.0.1"])
+
+    @app.get("/posts/<int:id>", name="post")
+    def post(request: qiao.Request, id: int) -> str:
+        return request.absolute_url_for("post", id=id + 1)
+
+    client = app.test_client(base_url="https://example.com")
+    assert client.get("/posts/1").text == "https://example.com/posts/2"
+    behind = app.test_client(base_url="http://10.0.0.1")
+    forwarded = {"x-forwarded-proto": "https", "x-forwarded-host": "shop.example"}
+    # The test client's peer is 127.0.0.1, a trusted proxy here: its headers are believed.
+    assert behind.get("/posts/1", headers=forwarded).text == "https://shop.example/posts/2"

@@ -384,6 +384,12 @@ class Request:
             name = name[1:]
         return self.root_path + self.app.url_for(name, **params)
 
+    def absolute_url_for(self, name: str, /, **params: Any) -> str:
+        """``url_for`` with this request's scheme and host: ``https://example.com/blog/7``
+        (links in e-mails, ``Location`` for other hosts). Validate the host first
+        (``AllowedHosts``): it comes from the request."""
+        return f"{self.scheme}://{self.host}{self.url_for(name, **params)}"
+
     async def is_disconnected(self) -> bool:
         """Whether the client has gone away (under WSGI, always False: servers do not tell)."""
         return await self._source.is_disconnected()
