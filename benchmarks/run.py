@@ -86,9 +86,11 @@ VERSIONED = [
     "httpx",
 ]
 STARTUP_MODULES = ["python", "bare_wsgi", "qiao_wsgi", "flask_app", "django_app", "falcon_wsgi"]
-#: The section of docs/benchmarks.md that benchmarks/batteries.py writes; kept when this runner
-#: rewrites the file.
+#: The sections of docs/benchmarks.md that benchmarks/batteries.py and benchmarks/database.py
+#: write; kept when this runner rewrites the file.
 BATTERIES_MARKERS = ("<!-- batteries:start -->", "<!-- batteries:end -->")
+DATABASE_MARKERS = ("<!-- database:start -->", "<!-- database:end -->")
+KEPT_SECTIONS = (BATTERIES_MARKERS, DATABASE_MARKERS)
 
 
 def log(message: str) -> None:
@@ -941,11 +943,14 @@ def keep_sections(text: str, target: Path) -> str:
         old = target.read_text()
     except OSError:
         return text
-    start, end = old.find(BATTERIES_MARKERS[0]), old.find(BATTERIES_MARKERS[1])
-    if start == -1 or end < start:
-        return text
-    kept = old[start : end + len(BATTERIES_MARKERS[1])]
-    return text.rstrip("\n") + "\n\n" + kept + "\n"
+    kept = []
+    for opening, closing in KEPT_SECTIONS:
+        start, end = old.find(opening), old.find(closing)
+        if start != -1 and end > start:
+            kept.append((start, old[start : end + len(closing)]))
+    for _, section in sorted(kept):  # in the order the old file had them
+        text = text.rstrip("\n") + "\n\n" + section + "\n"
+    return text
 
 
 # -- main -----------------------------------------------------------------------------------------
