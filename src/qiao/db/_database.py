@@ -141,6 +141,7 @@ class Database(Extension):
         super().init_app(app)
         app.add_request_attribute("db", self._request_session)
         app.add_request_attribute("adb", self._request_async_session)
+        app.on_shutdown(self.dispose)
         from qiao.db._migrations import command
 
         app.add_command("db", command, help="database migrations (Alembic): qiao db --help")
@@ -372,6 +373,14 @@ class Database(Extension):
             with self.session() as session:
                 for hook in self.after_migrate_hooks:
                     hook(session)
+
+    async def dispose(self) -> None:
+        """Close every pooled connection (run at shut-down; the engines reopen on next use).
+        The async engine is disposed on the running loop, which made its connections."""
+        if self._async_engine is not None:
+            await self._async_engine.dispose()
+        if self._engine is not None:
+            self._engine.dispose()
 
     def create_all(self) -> None:
         """Create every model's table that does not exist (tests and quick starts; use

@@ -31,6 +31,9 @@ from qiao.http.exceptions import (
 from qiao.http.forms import EMPTY_FORM, FormData, FormParser
 
 if TYPE_CHECKING:
+    from sqlalchemy.ext.asyncio import AsyncSession
+    from sqlalchemy.orm import Session as SyncSession
+
     from qiao.app import App
     from qiao.routing import Route
     from qiao.sessions import Session
@@ -44,6 +47,9 @@ _UNSET: Any = object()
 _PATH_SAFE = "/!$&'()*+,;=:@~"
 _BATTERY_ATTRIBUTES = {
     "session": "qiao.sessions.Sessions(app)",
+    "user": "qiao.auth.Auth(app)",
+    "db": "qiao.db.Database(app)",
+    "adb": "qiao.db.Database(app)",
     "csp_nonce": "qiao.security.SecurityHeaders(app) with a nonce in its policy",
 }
 
@@ -126,6 +132,11 @@ class Request:
     exception: Exception | None = None
     #: Set by the sessions battery (``qiao.sessions.Sessions``); annotation only.
     session: Session
+    #: Set by the auth battery (``qiao.auth.Auth``): the user, or an ``AnonymousUser``.
+    user: Any
+    #: Set by the database battery (``qiao.db.Database``): the request's sessions.
+    db: SyncSession
+    adb: AsyncSession
     _headers: Headers | None = None
     _query: MultiDict[str] | None = None
     _cookies: dict[str, str] | None = None
