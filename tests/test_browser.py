@@ -13,6 +13,7 @@ from __future__ import annotations
 import http.server
 import os
 import shutil
+import subprocess
 import threading
 from collections.abc import Iterator
 from typing import Any
@@ -74,11 +75,35 @@ SERVERS = {
 }
 
 
+@pytest.fixture(scope="module")
+def demo_database(tmp_path_factory: pytest.TempPathFactory) -> str:
+    """A fresh SQLite database for the demo, migrated with its own migrations (as
+    ``./scripts/demo`` does), with a staff user made by ``qiao createsuperuser``."""
+    url = f"sqlite:///{tmp_path_factory.mktemp('demo') / 'demo.db'}"
+    env = server_env(QIAO_DATABASE_URL=url, QIAO_SUPERUSER_PASSWORD="boss-password-42")
+    for args in (
+        ["db", "migrate"],
+        ["createsuperuser", "--no-input", "--username", "boss", "--email", "boss@example.com"],
+    ):
+        subprocess.run(
+            [venv_bin("qiao"), *args, "--app", DEMO],
+            env=env,
+            check=True,
+            capture_output=True,
+            timeout=60,
+        )
+    return url
+
+
 @pytest.fixture(scope="module", params=sorted(SERVERS))
-def demo_url(request: pytest.FixtureRequest) -> Iterator[str]:
+def demo_url(request: pytest.FixtureRequest, demo_database: str) -> Iterator[str]:
     port = free_port()
     argv = SERVERS[request.param](port)
-    env = server_env(QIAO_DEBUG="false", QIAO_ALLOWED_HOSTS='["127.0.0.1", "localhost"]')
+    env = server_env(
+        QIAO_DEBUG="false",
+        QIAO_ALLOWED_HOSTS='["127.0.0.1", "localhost"]',
+        QIAO_DATABASE_URL=demo_database,
+    )
     with running_server(request.param, argv, port, env=env) as server:
         yield server.url
 
@@ -173,5 +198,61 @@ def test_forged_cross_site_post_is_refused(browser: Any, demo_url: str, evil_ori
         assert "CSRF verification failed" in page.content()
         page.goto(demo_url + "/guestbook")
         assert "forged" not in page.content()
+    finally:
+        context.close()
+
+
+def _log_in(page: Any, demo_url: str, username: str, password: str) -> None:
+    page.goto(demo_url + "/accounts/login/")
+    page.fill("input[name=username]", username)
+    page.fill("input[name=password]", password)
+    with page.expect_navigation():
+        page.click("button[type=submit]")
+
+
+def test_sign_up_log_in_staff_page_and_log_out(
+    browser: Any, demo_url: str, request: pytest.FixtureRequest
+) -> None:
+    username = f"ada{abs(hash(request.node.name)) % 10_000}"
+    context = browser.new_context()
+    try:
+        page = context.new_page()
+        page.goto(demo_url + "/accounts/signup/")
+        page.fill("input[name=username]", username)
+        page.fill("input[name=email]", f"{username}@example.com")
+        page.fill("input[name=password1]", "a-long-unusual-passphrase")
+        page.fill("input[name=password2]", "a-long-unusual-passphrase")
+        with page.expect_navigation():
+            page.click("button[type=submit]")
+        assert username in page.locator("header").inner_text()  # signed up and logged in
+        # Not staff: the staff page is refused.
+        response = page.goto(demo_url + "/staff")
+        assert response is not None
+        assert response.status == 403
+        # Log out with the header's POST form (CSRF-protected), then log back in.
+        page.goto(demo_url + "/")
+        with page.expect_navigation():
+            page.click("header button")
+        assert "log in" in page.locator("header").inner_text()
+        _log_in(page, demo_url, username, "a-long-unusual-passphrase")
+        assert username in page.locator("header").inner_text()
+    finally:
+        context.close()
+
+
+def test_only_staff_see_the_staff_page(browser: Any, demo_url: str) -> None:
+    context = browser.new_context()
+    try:
+        page = context.new_page()
+        response = page.goto(demo_url + "/staff")
+        assert response is not None
+        assert "/accounts/login/" in page.url  # anonymous: sent to the login page
+        _log_in(page, demo_url, "boss", "boss-password-42")
+        response = page.goto(demo_url + "/staff")
+        assert response is not None
+        assert response.status == 200
+        assert "Staff only" in page.content()
+        _log_in(page, demo_url, "boss", "wrong-password")
+        assert "Please enter a correct username and password" in page.content()
     finally:
         context.close()

@@ -92,7 +92,9 @@ def test_routes_prints_methods_path_name_and_view(via: str) -> None:
     assert ["POST", "/upload", "upload", "examples.demo.app.upload"] in rows
     assert ["GET,POST", "/guestbook", "guestbook", "examples.demo.app.guestbook"] in rows
     assert ["GET", "/static/<path:filename>", "static", "qiao.static.Static.serve"] in rows
-    assert len(rows) == 13  # the header and the demo's twelve routes
+    assert ["GET", "/staff", "staff_only", "examples.demo.app.staff_only"] in rows
+    assert ["GET,POST", "/accounts/login/", "auth:login", "qiao.auth._views.login_view"] in rows
+    assert len(rows) == 23  # the header, the demo's thirteen routes and nine of the auth battery
 
 
 def test_routes_columns_are_aligned() -> None:

@@ -1,5 +1,6 @@
 """qiao's demo app: both routing styles, a blueprint, templates, a CSRF-protected form with a
-session-backed flash message, uploads, JSON, streaming, files, and the security batteries.
+session-backed flash message, a database with migrations, users (sign-up, login, logout, a page
+only staff can see), uploads, JSON, streaming, files, and the security batteries.
 
 Run it with ``./scripts/demo`` (or ``qiao run --app examples.demo.app:app``), then open
 http://127.0.0.1:8000. The same object serves every server:
@@ -18,8 +19,11 @@ import time
 
 import qiao
 from qiao import forms
+from qiao.auth import Auth, staff_required
 from qiao.compression import Compression
 from qiao.csrf import CSRF
+from qiao.db import Database
+from qiao.mail import Mail
 from qiao.security import AllowedHosts, SecurityHeaders
 from qiao.sessions import Sessions, flash
 from qiao.static import Static
@@ -33,6 +37,9 @@ app.config.from_mapping(
     DEBUG=True,
     SECRET_KEY="demo-only-not-secret",
     ALLOWED_HOSTS=["127.0.0.1", "localhost", "[::1]"],
+    # SQLite next to this file; QIAO_DATABASE_URL=postgresql://user@host/db for PostgreSQL.
+    DATABASE_URL="sqlite:///instance/demo.db",
+    AUTH_ALLOW_SIGNUP=True,  # /accounts/signup/
 )
 app.config.from_env()  # QIAO_DEBUG=false QIAO_SECRET_KEY=... override the demo defaults
 
@@ -44,6 +51,9 @@ Sessions(app)  # signed-cookie sessions; SESSION_STORE="redis://..." to share th
 CSRF(app)
 Templates(app)
 Static(app)
+db = Database(app)  # tables come from migrations/: qiao db migrate (./scripts/demo runs it)
+Mail(app)  # password-reset e-mails are printed on the console
+Auth(app)  # users, /accounts/login/, /accounts/signup/, permissions
 
 app.add_urls(urls.urlpatterns, prefix="/")
 app.register_blueprint(blog)
@@ -85,6 +95,12 @@ def guestbook(request: qiao.Request) -> qiao.Response:
         return qiao.redirect(request.url_for("guestbook"), 303)
     status = 422 if form.is_bound else 200
     return render(request, "guestbook.html", status=status, form=form, entries=ENTRIES)
+
+
+@app.get("/staff")
+@staff_required
+def staff_only(request: qiao.Request) -> qiao.Response:
+    return render(request, "staff.html")
 
 
 @app.get("/hello/<name>")

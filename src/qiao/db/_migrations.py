@@ -149,10 +149,13 @@ def command(app: App, argv: list[str]) -> int:
         alembic.upgrade(config, args.revision, sql=args.sql)
         if not args.sql:
             db.run_after_migrate()
+            print(f"Migrated {db.url.render_as_string(hide_password=True)} to {args.revision}.")
     elif args.action == "downgrade":
         if args.sql and ":" not in args.revision:
             raise SystemExit("qiao db downgrade --sql needs a range: FROM:TO (e.g. head:base).")
         alembic.downgrade(config, args.revision, sql=args.sql)
+        if not args.sql:
+            print(f"Downgraded {db.url.render_as_string(hide_password=True)} to {args.revision}.")
     elif args.action == "history":
         alembic.history(config, verbose=False)
     else:
