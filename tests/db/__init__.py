@@ -1,0 +1,1 @@
+"""Tests of the database battery (``qiao.db``) on SQLite and PostgreSQL."""
