@@ -270,11 +270,6 @@ def test_pool_settings_from_the_environment_are_numbers(
     dispose(db)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: db.session() / db.engine compile the whole app, so a script that seeds data "
-    "(or calls db.create_all()) at import time, before its routes, can no longer add routes.",
-)
 def test_using_the_database_before_the_routes_are_added_is_fine(tmp_path: Path) -> None:
     app, db = bare_app(tmp_path, DATABASE_URL=f"sqlite:///{tmp_path / 'early.db'}")
     try:
@@ -391,14 +386,6 @@ def test_database_unavailable_is_a_service_unavailable() -> None:
     assert DatabaseUnavailable().status_code == 503
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: the battery's handle_error listener breaks pool_pre_ping: on a pre-ping "
-    "ExceptionContext.engine is None (AttributeError), and even with it, raising "
-    "DatabaseUnavailable for a disconnect stops SQLAlchemy from replacing the connection; "
-    "every connection the server drops (restart, idle timeout, failover) costs a 500. "
-    "Return early when context.is_pre_ping.",
-)
 def test_a_dropped_connection_is_replaced_not_an_error(
     serve: Serve, make_app: MakeApp, backend: Backend, request: pytest.FixtureRequest
 ) -> None:

@@ -94,12 +94,6 @@ def test_a_stream_that_fails_midway_still_closes_the_session(
     assert pools(db) == (0, 0)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: the battery decides in its after hook whether there is a session to close; "
-    "a stream whose body is the first to touch request.db / request.adb makes the session "
-    "after that, so nothing ever closes it and its connection stays checked out.",
-)
 def test_a_stream_that_first_touches_the_database_in_its_body_closes_the_session(
     serve: Serve, make_app: MakeApp, flavor: str
 ) -> None:

@@ -342,13 +342,6 @@ def test_an_after_hook_that_fails_after_the_commit_leaves_the_data_committed(
     assert unhandled(caplog) == [RuntimeError]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: an after hook that runs before the battery's (a battery installed after "
-    "Database) and raises skips the battery's after hook: the session is never rolled back or "
-    "closed, and its connection stays checked out until garbage collection (the battery has "
-    "no teardown_request).",
-)
 def test_an_after_hook_that_fails_before_the_commit_rolls_back_and_closes_the_session(
     serve: Serve, make_app: MakeApp, flavor: str, caplog: pytest.LogCaptureFixture
 ) -> None:

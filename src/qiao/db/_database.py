@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import os
 from collections.abc import AsyncIterator, Callable, Iterator
@@ -166,10 +167,11 @@ class Database(Extension):
         stats = self.setting("DATABASE_QUERY_STATS")
         self.query_stats = bool(app.config["DEBUG"] if stats is None else stats)
         self.n_plus_one_threshold = int(self.setting("DATABASE_N_PLUS_ONE_THRESHOLD"))
-        if self.query_stats:
+        if self.query_stats and not getattr(self, "_stats_installed", False):
             from qiao.db._debug import QueryStats
 
             QueryStats.install(app, self)
+            self._stats_installed = True
 
     def _resolve_url(self, raw: Any) -> URL:
         try:
@@ -219,7 +221,9 @@ class Database(Extension):
         if not hasattr(self, "url"):
             if self.app is None:
                 raise ImproperlyConfigured("Database is not installed on an app: Database(app).")
-            self.app.compile()
+            # NOTE: read the settings without compiling the app, so a script may seed the
+            # database before every route is declared; compiling configures again (cheap).
+            self.configure(self.app)
 
     @property
     def engine(self) -> Engine:
@@ -244,10 +248,12 @@ class Database(Extension):
         return self._async_engine
 
     def _explain_connect_error(self, context: Any) -> None:
+        if context.is_pre_ping:  # a dropped pooled connection: SQLAlchemy replaces it
+            return
         if context.connection is not None and not context.is_disconnect:
             return
         exc = context.original_exception
-        url = context.engine.url.render_as_string(hide_password=True)
+        url = self.url.render_as_string(hide_password=True)
         message = (
             f"Cannot reach the database at {url}: {str(exc).strip()}. Check DATABASE_URL and "
             "that the server is running."
@@ -321,11 +327,16 @@ class Database(Extension):
         or have a streamed response close them when it ends. Does nothing for requests that
         never touched the database."""
         state = request.__dict__
+        state[_HANDLED] = True
+        streaming = response.body_kind != 0  # PERF: BODY is 0; a stream keeps its session
+        if streaming:
+            # Close whatever sessions exist when the stream ends, including one the body's
+            # generator opens after this hook (nothing else would close it).
+            response.call_on_close(functools.partial(_close_all, request))
         sync_session: Session | None = state.get("db")
         async_session: AsyncSession | None = state.get("adb")
         if sync_session is None and async_session is None:
             return None
-        streaming = response.body_kind != 0  # PERF: BODY is 0; a stream keeps its session
         failed = request.exception is not None
         if async_session is not None:
             return self._afinish(request, response, sync_session, async_session, failed)
@@ -355,9 +366,7 @@ class Database(Extension):
             await async_session.rollback()
             await async_session.close()
             raise
-        if streaming:
-            response.call_on_close(async_session.close)
-        else:
+        if not streaming:
             await async_session.close()
         await _arun_ready(async_session.sync_session)
 
@@ -381,6 +390,14 @@ class Database(Extension):
             await self._async_engine.dispose()
         if self._engine is not None:
             self._engine.dispose()
+
+    def teardown_request(self, request: Request, exc: Exception | None) -> Any:
+        """Roll back and close the request's sessions if ``after_request`` never ran for them
+        (an after hook of a battery installed later failed first): no connection leaks."""
+        state = request.__dict__
+        if state.get(_HANDLED) or not (state.get("db") or state.get("adb")):
+            return None
+        return _close_all(request)
 
     def create_all(self) -> None:
         """Create every model's table that does not exist (tests and quick starts; use
@@ -424,11 +441,27 @@ def _finish(session: Session, response: Response, failed: bool, streaming: bool)
         session.rollback()
         session.close()
         raise
-    if streaming:
-        response.call_on_close(session.close)
-    else:
+    if not streaming:  # a stream's sessions are closed by _close_all when it ends
         session.close()
     _run_ready(session)
+
+
+_HANDLED = "_qiao_db_handled"
+
+
+async def _close_all(request: Request) -> None:
+    """Close the request's sessions (rolling back what was not committed)."""
+    state = request.__dict__
+    sync_session: Session | None = state.get("db")
+    async_session: AsyncSession | None = state.get("adb")
+    if async_session is not None:
+        await async_session.close()
+    if sync_session is not None:
+        if request.scope is not None:
+            loop = asyncio.get_running_loop()
+            await loop.run_in_executor(request.app.executor, sync_session.close)
+        else:
+            sync_session.close()
 
 
 async def _finish_in_thread(
