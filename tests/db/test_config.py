@@ -56,18 +56,29 @@ def test_the_default_database_is_instance_app_db_next_to_the_app(tmp_path: Path)
     [
         ("sqlite:///data/site.db", "{root}/data/site.db"),
         ("sqlite:////srv/site.db", "/srv/site.db"),
-        ("sqlite:///:memory:", ":memory:"),
-        ("sqlite://", None),
     ],
 )
 def test_relative_sqlite_paths_are_relative_to_the_apps_root(
-    tmp_path: Path, url: str, expected: str | None
+    tmp_path: Path, url: str, expected: str
 ) -> None:
     app, db = bare_app(tmp_path, DATABASE_URL=url)
     app.compile()
-    want = expected.format(root=tmp_path) if expected else None
+    want = expected.format(root=tmp_path)
     assert db.engine.url.database == want
     assert db.async_engine.url.database == want
+    dispose(db)
+
+
+@pytest.mark.parametrize("url", ["sqlite:///:memory:", "sqlite://"])
+def test_in_memory_sqlite_is_one_shared_memory_database_and_no_file(
+    tmp_path: Path, url: str
+) -> None:
+    app, db = bare_app(tmp_path, DATABASE_URL=url)
+    app.compile()
+    for engine in (db.engine, db.async_engine):
+        assert "mode=memory" in (engine.url.database or "")
+        assert engine.url.query["uri"] == "true"
+    assert list(tmp_path.iterdir()) == []
     dispose(db)
 
 
@@ -284,13 +295,6 @@ def test_using_the_database_before_the_routes_are_added_is_fine(tmp_path: Path) 
         dispose(db)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: with DATABASE_URL='sqlite://' (the example in qiao.db's docstring) each thread "
-    "gets its own empty in-memory database (SingletonThreadPool) and request.adb another one: "
-    "tables made by create_all() are missing in views run in the thread pool or with adb. "
-    "StaticPool (and a refusal or a shared-cache URI for adb) would fix it.",
-)
 @pytest.mark.parametrize("path", ["/sync/count", "/async/count"])
 def test_an_in_memory_database_is_shared_by_the_whole_app(path: str) -> None:
     app = qiao.App(__name__, config={"SECRET_KEY": "x", "DATABASE_URL": "sqlite://"})

@@ -604,7 +604,6 @@ def test_rows_of_a_released_savepoint_roll_back_with_the_request(
     request: pytest.FixtureRequest,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    xfail_on_sqlite(request, backend, SQLITE_SAVEPOINTS)
     app, db = make_app()
 
     @app.post("/")

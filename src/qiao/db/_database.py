@@ -183,6 +183,13 @@ class Database(Extension):
             ) from None
         url = url.set(drivername=_SYNC_DRIVERS.get(url.drivername, url.drivername))
         database = url.database
+        if url.get_backend_name() == "sqlite" and database in (None, "", ":memory:"):
+            # One in-memory database for the whole app, sync and async engines alike: a named
+            # shared-cache memory database (a plain one would be one per connection).
+            return url.set(
+                database=f"file:qiao-memory-{id(self)}?mode=memory&cache=shared",
+                query={"uri": "true"},
+            )
         if (
             url.get_backend_name() == "sqlite"
             and database
@@ -200,8 +207,13 @@ class Database(Extension):
             "echo": bool(self.setting("DATABASE_ECHO")),
             "pool_pre_ping": bool(self.setting("DATABASE_POOL_PRE_PING")),
         }
-        memory = url.get_backend_name() == "sqlite" and url.database in (None, "", ":memory:")
-        if not memory:  # an in-memory SQLite database lives in one connection: no pool sizes
+        memory = url.get_backend_name() == "sqlite" and "mode=memory" in (url.database or "")
+        if memory:
+            # An in-memory SQLite database lives in one connection: share it with every thread.
+            from sqlalchemy.pool import StaticPool
+
+            options.update(poolclass=StaticPool, connect_args={"check_same_thread": False})
+        else:
             options.update(
                 pool_size=self.setting("DATABASE_POOL_SIZE"),
                 max_overflow=self.setting("DATABASE_MAX_OVERFLOW"),
@@ -233,6 +245,7 @@ class Database(Extension):
             _make_sqlite_folder(self.url)
             engine = create_engine(self.url, **self._engine_options(self.url))
             event.listen(engine, "handle_error", self._explain_connect_error)
+            _sqlite_transactions(engine)
             self._engine = engine
         return self._engine
 
@@ -244,6 +257,7 @@ class Database(Extension):
             _make_sqlite_folder(self.async_url)
             engine = create_async_engine(self.async_url, **self._engine_options(self.async_url))
             event.listen(engine.sync_engine, "handle_error", self._explain_connect_error)
+            _sqlite_transactions(engine.sync_engine)
             self._async_engine = engine
         return self._async_engine
 
@@ -469,6 +483,22 @@ async def _finish_in_thread(
 ) -> None:
     loop = asyncio.get_running_loop()
     await loop.run_in_executor(request.app.executor, _finish, session, response, failed, streaming)
+
+
+def _sqlite_transactions(engine: Engine) -> None:
+    """SQLAlchemy's recipe for real SQLite transactions: the driver's own transaction handling
+    off, ``BEGIN`` sent by SQLAlchemy. Without it, a savepoint that comes first is committed by
+    its ``RELEASE`` and survives the request's rollback."""
+    if engine.dialect.name != "sqlite":
+        return
+
+    @event.listens_for(engine, "connect")
+    def _no_driver_transactions(dbapi_connection: Any, record: Any) -> None:
+        dbapi_connection.isolation_level = None
+
+    @event.listens_for(engine, "begin")
+    def _begin(connection: Any) -> None:
+        connection.exec_driver_sql("BEGIN")
 
 
 def _async_url(url: URL) -> URL:

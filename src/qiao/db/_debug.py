@@ -82,7 +82,7 @@ def _caller() -> str:
 
 def _before(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
     stats = _current.get()
-    if stats is None:
+    if stats is None or statement == "BEGIN":  # SQLite's explicit BEGIN is not a query
         return
     conn.info.setdefault(_START, []).append(time.perf_counter())
     shape = stats.shapes.get(statement)
@@ -95,7 +95,7 @@ def _before(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
 def _after(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
     stats = _current.get()
     started = conn.info.get(_START)
-    if stats is None or not started:
+    if stats is None or not started or statement == "BEGIN":
         return
     stats.seconds += time.perf_counter() - started.pop()
 
