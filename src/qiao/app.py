@@ -132,6 +132,7 @@ class App(Scaffold):
         #: CLI commands batteries and projects add: ``qiao NAME ...`` (see ``add_command``).
         self.commands: dict[str, tuple[Callable[[App, list[str]], int | None], str]] = {}
         self.configure_hooks: list[Callable[[App], None]] = []
+        self._configured_hooks = 0
         self.startup_hooks: list[Callable[..., Any]] = []
         self.shutdown_hooks: list[Callable[..., Any]] = []
         self._converters: dict[str, Converter] = {}
@@ -229,6 +230,16 @@ class App(Scaffold):
         self.configure_hooks.append(func)
         return func
 
+    def configure(self) -> None:
+        """Run the ``on_configure`` hooks not run yet (each runs once), without compiling the
+        routes: batteries read their settings, and set-up may go on. ``compile()`` calls it;
+        so does a battery used before the app is complete (``db.create_all()`` in a script)."""
+        with self._lock:
+            while self._configured_hooks < len(self.configure_hooks):
+                hook = self.configure_hooks[self._configured_hooks]
+                self._configured_hooks += 1
+                hook(self)
+
     def on_startup(self, func: F) -> F:
         """Run ``func()`` (sync or async) at start-up: ASGI lifespan, or the first WSGI request."""
         self.startup_hooks.append(func)
@@ -249,8 +260,7 @@ class App(Scaffold):
         with self._lock:
             if self._compiled:
                 return
-            for configure in self.configure_hooks:
-                configure(self)
+            self.configure()
             self._check_config()
             self.limits = Limits.from_config(self.config)
             proxies = list(self.config["TRUSTED_PROXIES"])

@@ -167,11 +167,10 @@ class Database(Extension):
         stats = self.setting("DATABASE_QUERY_STATS")
         self.query_stats = bool(app.config["DEBUG"] if stats is None else stats)
         self.n_plus_one_threshold = int(self.setting("DATABASE_N_PLUS_ONE_THRESHOLD"))
-        if self.query_stats and not getattr(self, "_stats_installed", False):
+        if self.query_stats:
             from qiao.db._debug import QueryStats
 
             QueryStats.install(app, self)
-            self._stats_installed = True
 
     def _resolve_url(self, raw: Any) -> URL:
         try:
@@ -233,9 +232,9 @@ class Database(Extension):
         if not hasattr(self, "url"):
             if self.app is None:
                 raise ImproperlyConfigured("Database is not installed on an app: Database(app).")
-            # NOTE: read the settings without compiling the app, so a script may seed the
-            # database before every route is declared; compiling configures again (cheap).
-            self.configure(self.app)
+            # NOTE: configure the batteries without compiling the routes, so a script may
+            # create tables or seed data before every route is declared.
+            self.app.configure()
 
     @property
     def engine(self) -> Engine:
