@@ -13,6 +13,7 @@ import contextlib
 import functools
 import logging
 import os
+import re
 from collections.abc import AsyncIterator, Callable, Iterator
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -157,7 +158,11 @@ class Database(Extension):
         """
         self.url = self._resolve_url(self.setting("DATABASE_URL"))
         async_url = self.setting("DATABASE_ASYNC_URL")
-        self.async_url = self._resolve_url(async_url) if async_url else _async_url(self.url)
+        self.async_url = (
+            self._resolve_url(async_url, "DATABASE_ASYNC_URL")
+            if async_url
+            else _async_url(self.url)
+        )
         for key in ("DATABASE_POOL_SIZE", "DATABASE_MAX_OVERFLOW", "DATABASE_POOL_TIMEOUT"):
             value = self.setting(key)
             if isinstance(value, bool) or not isinstance(value, int) or value < 0:
@@ -172,12 +177,17 @@ class Database(Extension):
 
             QueryStats.install(app, self)
 
-    def _resolve_url(self, raw: Any) -> URL:
+    def _resolve_url(self, raw: Any, setting: str = "DATABASE_URL") -> URL:
         try:
             url = make_url(str(raw))
-        except ArgumentError as exc:
+            url.get_dialect()  # an unknown dialect ("postgres://") fails here, at start-up
+        except (ArgumentError, ImportError) as exc:
+            # SECURITY: the message goes to logs and CI output: no password in it.
+            shown = _PASSWORD_IN_URL.sub(r"\1***@", str(raw))
+            reason = _PASSWORD_IN_URL.sub(r"\1***@", str(exc))
             raise ImproperlyConfigured(
-                f"qiao.E401: DATABASE_URL {raw!r} is not a database URL ({exc}); write "
+                f"qiao.E401: {setting} {shown!r} is not a database URL qiao can use "
+                f"({reason}); write "
                 "'sqlite:///instance/app.db' or 'postgresql://user:password@host/dbname'."
             ) from None
         url = url.set(drivername=_SYNC_DRIVERS.get(url.drivername, url.drivername))
@@ -460,6 +470,8 @@ def _finish(session: Session, response: Response, failed: bool, streaming: bool)
 
 
 _HANDLED = "_qiao_db_handled"
+#: ``scheme://user:password@`` (or ``user:password@`` after a missing ``:``): the password part.
+_PASSWORD_IN_URL = re.compile(r"([^:/@\s]+:)[^@/\s]*@")
 
 
 async def _close_all(request: Request) -> None:
