@@ -227,12 +227,6 @@ def test_a_models_module_that_fails_to_import_is_the_users_error(project: Path) 
         discover_models(discbroken.app)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: a flat project (app.py and models.py side by side, the layout 'qiao new' "
-    "writes) has its models missed: for the module 'app' discover_models only tries "
-    "'app.models'. It should also try the sibling module of a top-level app.",
-)
 def test_discover_models_finds_models_next_to_a_top_level_app_module(project: Path) -> None:
     write(
         project,

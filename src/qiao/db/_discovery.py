@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib
 import importlib.util
+import sys
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -35,6 +36,11 @@ def discover_models(app: App) -> list[str]:
         candidates = [f"{name}.models"]
         if "." in name:
             candidates.append(name.rsplit(".", 1)[0] + ".models")
+        else:
+            module = sys.modules.get(name)
+            file = getattr(module, "__file__", "") or ""
+            if file and not file.endswith("__init__.py"):
+                candidates.append("models")  # app.py and models.py side by side (qiao new)
         for candidate in candidates:
             if candidate in imported:
                 continue
