@@ -80,6 +80,18 @@ def log(message: str) -> None:
     runner.log(message)
 
 
+def fmt_cell(c: dict[str, Any] | None) -> str:
+    return runner.cell_text(c, 90)
+
+
+ratio = runner.speed_ratio
+
+
+def replace_section(text: str, section: str) -> str:
+    """``text`` with this runner's marked section replaced (appended when it has none)."""
+    return runner.replace_marked(text, section, MARK_START, MARK_END)
+
+
 # -- driving the site before the load -------------------------------------------------------------
 class Browser:
     """A cookie jar and one-shot httpx requests (no redirects followed, no hidden jar)."""
@@ -387,21 +399,6 @@ def summarise(results: dict[str, Any]) -> dict[str, dict[str, dict[str, Any]]]:
     return out
 
 
-def fmt_cell(c: dict[str, Any] | None) -> str:
-    if c is None or c["status"] == "not run":
-        return "–"
-    if c["status"] != "ok":
-        return runner.mark(c["status"])[:90]
-    p99 = f"{c['p99']:.1f} ms" if c["p99"] is not None else "?"
-    return f"{c['rps']:,.0f} ({p99})"
-
-
-def ratio(a: dict[str, Any] | None, b: dict[str, Any] | None) -> str:
-    if not a or not b or a["status"] != "ok" or b["status"] != "ok":
-        return "–"
-    return f"{a['rps'] / b['rps']:.2f}"
-
-
 def cpu_ratio(a: dict[str, Any] | None, b: dict[str, Any] | None) -> str:
     """Like ``ratio``, on req/s per second of server CPU (takes out CPU lost to other jobs)."""
     if not a or not b or a["status"] != "ok" or b["status"] != "ok":
@@ -637,15 +634,6 @@ def render(results: dict[str, Any]) -> str:
         w(f"- {note}")
     w("")
     return "\n".join(out)
-
-
-def replace_section(text: str, section: str) -> str:
-    """``text`` with the marked batteries section replaced (appended when it has none)."""
-    block = f"{MARK_START}\n{section.rstrip()}\n{MARK_END}"
-    start, end = text.find(MARK_START), text.find(MARK_END)
-    if start != -1 and end > start:
-        return text[:start] + block + text[end + len(MARK_END) :]
-    return text.rstrip("\n") + "\n\n" + block + "\n"
 
 
 def write_report(results: dict[str, Any], docs: bool) -> None:

@@ -97,6 +97,33 @@ def log(message: str) -> None:
     print(f"[{time.strftime('%H:%M:%S')}] {message}", flush=True)
 
 
+# -- report helpers the other runners share (batteries.py, database.py) --------------------------
+def cell_text(c: dict[str, Any] | None, width: int = 100) -> str:
+    """A cell as ``req/s (p99)``, its failure mark, or a dash when it did not run."""
+    if c is None or c["status"] == "not run":
+        return "–"
+    if c["status"] != "ok":
+        return mark(c["status"])[:width]
+    p99 = f"{c['p99']:.1f} ms" if c["p99"] is not None else "?"
+    return f"{c['rps']:,.0f} ({p99})"
+
+
+def speed_ratio(a: dict[str, Any] | None, b: dict[str, Any] | None) -> str:
+    """``a``'s req/s over ``b``'s, or a dash when either cell failed."""
+    if not a or not b or a["status"] != "ok" or b["status"] != "ok":
+        return "–"
+    return f"{a['rps'] / b['rps']:.2f}"
+
+
+def replace_marked(text: str, section: str, start_mark: str, end_mark: str) -> str:
+    """``text`` with the section between the marks replaced (appended when it has none)."""
+    block = f"{start_mark}\n{section.rstrip()}\n{end_mark}"
+    start, end = text.find(start_mark), text.find(end_mark)
+    if start != -1 and end > start:
+        return text[:start] + block + text[end + len(end_mark) :]
+    return text.rstrip("\n") + "\n\n" + block + "\n"
+
+
 # -- the benchmark venv --------------------------------------------------------------------------
 def ensure_venv(argv: list[str], install: bool, script: str | None = None) -> None:
     """Create benchmarks/.venv, install the pinned peers and qiao, and re-run ``script``
