@@ -223,9 +223,10 @@ class App(Scaffold):
         self.request_attributes[name] = factory
 
     def on_configure(self, func: F) -> F:
-        """Run ``func(app)`` once when the app compiles: after every ``config.from_*`` call and
-        before routes and middleware plans are built, so it may read settings and still add
-        routes. Batteries read their settings here (``qiao.extensions.Extension.configure``)."""
+        """Run ``func(app)`` once, when the app compiles (after every ``config.from_*`` call,
+        before routes and middleware plans are built), or earlier if ``configure()`` is called:
+        it may read settings and still add routes. Batteries read their settings here
+        (``qiao.extensions.Extension.configure``)."""
         self._setup_guard("on_configure")
         self.configure_hooks.append(func)
         return func
