@@ -225,11 +225,6 @@ def test_paginate_without_a_request_uses_the_arguments(make_app: MakeApp) -> Non
         assert paginate(session, filtered).total == 2
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: Page links are built from request.path, which leaves out root_path: an app "
-    "mounted under a prefix (SCRIPT_NAME / ASGI root_path) gets links that 404.",
-)
 def test_page_links_keep_the_prefix_the_app_is_mounted_under(make_app: MakeApp) -> None:
     app = pagination_app(make_app, 30)
 

@@ -221,12 +221,6 @@ def test_the_commands_explain_what_is_missing(outcomes: dict[str, Outcome]) -> N
     outcome_of(outcomes, "errors")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: Alembic's own errors (an unknown revision, 'Target database is not up to "
-    "date.') reach the user as a 40-line traceback; qiao db should catch "
-    "alembic.util.CommandError and exit with 'qiao db: <message>'.",
-)
 def test_an_alembic_error_is_one_line_not_a_traceback(outcomes: dict[str, Outcome]) -> None:
     outcome_of(outcomes, "alembic_error")
 

@@ -156,7 +156,10 @@ def _page_args(
 ) -> tuple[int, int, str]:
     base = ""
     if request is not None:
-        base = request.path + ("?" + request.query_string if request.query_string else "")
+        from urllib.parse import quote
+
+        path = request.root_path + quote(request.path, safe="/!$&'()*+,;=:@~")
+        base = path + ("?" + request.query_string if request.query_string else "")
         page = page if page is not None else _positive(request.query.get("page"), "page", 1)
         per_page = (
             per_page

@@ -138,6 +138,15 @@ def command(app: App, argv: list[str]) -> int:
     if args.action == "init":
         return _init(app, args)
     _needs_folder(app)
+    from alembic.util import CommandError
+
+    try:
+        return _run(app, args)
+    except CommandError as exc:  # Alembic's own errors are the user's to fix: one line
+        raise SystemExit(f"qiao db {args.action}: {exc}") from None
+
+
+def _run(app: App, args: argparse.Namespace) -> int:
     from alembic import command as alembic
 
     config = alembic_config(app)
