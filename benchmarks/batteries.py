@@ -366,23 +366,11 @@ def run_server(server: str, args: argparse.Namespace) -> dict[str, Any]:
                     url = srv.url + ENDPOINTS[endpoint][1]
                     result = measure(srv, url, scripts[module, endpoint], args)
                     entry["runs"][endpoint].append(result)
-                    flag = ""
-                    if result.get("error") or result["non_2xx"] or result["socket_errors"]:
-                        flag = f"  !! {result.get('error') or result}"
-                    log(
-                        f"  {server} {endpoint:10} run {run + 1}/{args.runs} {module:22} "
-                        f"{result['rps'] or 0:9,.0f} req/s  "
-                        f"p99 {result['latency_ms'].get('99', float('nan')):7.2f} ms  "
-                        f"cpu server {result['server_cpu']:.0%} wrk {result['wrk_cpu']:.0%}{flag}"
-                    )
-        for module, srv in running.items():
-            block[module]["rss_kib"] = srv.rss_kib()
-            block[module]["alive_at_end"] = srv.alive()
+                    label = f"{server} {endpoint:10}"
+                    log(runner.run_line(label, run, args.runs, module, result))
+        runner.record_servers(running, block)
     finally:
-        for module, srv in running.items():
-            srv.stop()
-            if module in block:
-                block[module]["log_tail"] = srv.log_tail()
+        runner.stop_servers(running, block)
     return block
 
 

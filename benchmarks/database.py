@@ -413,25 +413,11 @@ def run_database(
                         continue
                     result = measure(srv, srv.url + TESTS[test], database, args)
                     entry["runs"][test].append(result)
-                    flag = ""
-                    if result.get("error") or result["non_2xx"] or result["socket_errors"]:
-                        flag = f"  !! {result.get('error') or result}"
-                    db_cpu = f" pg {result['db_cpu']:.0%}" if "db_cpu" in result else ""
-                    log(
-                        f"  {database:8} {test:8} run {run + 1}/{args.runs} {module:13} "
-                        f"{result['rps'] or 0:8,.0f} req/s  "
-                        f"p99 {result['latency_ms'].get('99', float('nan')):7.2f} ms  "
-                        f"cpu server {result['server_cpu']:.0%} wrk {result['wrk_cpu']:.0%}"
-                        f"{db_cpu}{flag}"
-                    )
-        for module, srv in running.items():
-            block["apps"][module]["rss_kib"] = srv.rss_kib()
-            block["apps"][module]["alive_at_end"] = srv.alive()
+                    label = f"{database:8} {test:8}"
+                    log(runner.run_line(label, run, args.runs, module, result))
+        runner.record_servers(running, block["apps"])
     finally:
-        for module, srv in running.items():
-            srv.stop()
-            if module in block["apps"]:
-                block["apps"][module]["log_tail"] = srv.log_tail()
+        runner.stop_servers(running, block["apps"])
     return block
 
 

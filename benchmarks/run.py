@@ -124,6 +124,35 @@ def replace_marked(text: str, section: str, start_mark: str, end_mark: str) -> s
     return text.rstrip("\n") + "\n\n" + block + "\n"
 
 
+def run_line(label: str, run: int, runs: int, module: str, result: dict[str, Any]) -> str:
+    """The log line for one measured run: req/s, p99, CPU shares, and any errors flagged."""
+    flag = ""
+    if result.get("error") or result["non_2xx"] or result["socket_errors"]:
+        flag = f"  !! {result.get('error') or result}"
+    db_cpu = f" pg {result['db_cpu']:.0%}" if "db_cpu" in result else ""
+    return (
+        f"  {label} run {run + 1}/{runs} {module:22} "
+        f"{result['rps'] or 0:9,.0f} req/s  "
+        f"p99 {result['latency_ms'].get('99', float('nan')):7.2f} ms  "
+        f"cpu server {result['server_cpu']:.0%} wrk {result['wrk_cpu']:.0%}{db_cpu}{flag}"
+    )
+
+
+def record_servers(running: dict[str, Any], cells: dict[str, Any]) -> None:
+    """After the runs: each server's memory and whether it survived, into its cell."""
+    for module, srv in running.items():
+        cells[module]["rss_kib"] = srv.rss_kib()
+        cells[module]["alive_at_end"] = srv.alive()
+
+
+def stop_servers(running: dict[str, Any], cells: dict[str, Any]) -> None:
+    """Stop every server; keep the end of its log in its cell."""
+    for module, srv in running.items():
+        srv.stop()
+        if module in cells:
+            cells[module]["log_tail"] = srv.log_tail()
+
+
 # -- the benchmark venv --------------------------------------------------------------------------
 def ensure_venv(argv: list[str], install: bool, script: str | None = None) -> None:
     """Create benchmarks/.venv, install the pinned peers and qiao, and re-run ``script``
@@ -529,24 +558,11 @@ def run_http(
                             continue
                         result = measure(srv, endpoint, args)
                         entry["runs"][endpoint].append(result)
-                        flag = ""
-                        if result.get("error") or result["non_2xx"] or result["socket_errors"]:
-                            flag = f"  !! {result.get('error') or result}"
-                        log(
-                            f"  {server} {endpoint:11} run {run + 1}/{args.runs} {module:15} "
-                            f"{result['rps'] or 0:10,.0f} req/s  "
-                            f"p99 {result['latency_ms'].get('99', float('nan')):.2f} ms  "
-                            f"cpu server {result['server_cpu']:.0%} wrk {result['wrk_cpu']:.0%}"
-                            f"{flag}"
-                        )
-            for module, srv in running.items():
-                block[module]["rss_kib"] = srv.rss_kib()
-                block[module]["alive_at_end"] = srv.alive()
+                        label = f"{server} {endpoint:11}"
+                        log(run_line(label, run, args.runs, module, result))
+            record_servers(running, block)
         finally:
-            for module, srv in running.items():
-                srv.stop()
-                if module in block:
-                    block[module]["log_tail"] = srv.log_tail()
+            stop_servers(running, block)
     return results
 
 
