@@ -196,7 +196,7 @@ def test_run_without_reload_serves_the_app() -> None:
             assert client.get("/hello/cli").json() == {"hello": "cli", "url": "/hello/cli"}
             assert client.get("/blog/feed").text == "hello-qiao\ntwo-schools\n"
         assert server.terminate() in (0, -15)
-    assert "Uvicorn running on http://127.0.0.1:" in server.output()
+    assert "qiao serving http://127.0.0.1:" in server.output()
 
 
 def test_run_with_python_m_qiao_serves_the_app(project: Path) -> None:
@@ -228,7 +228,7 @@ def test_run_with_reload_serves_and_reloads_after_an_edit(project: Path) -> None
                 nonlocal last_write
                 # NOTE: the reloader may start watching after the server first answers, so an
                 # edit it has not noticed yet is written again (a second later) until it does.
-                if "WatchFiles detected changes" not in server.output():
+                if "changed; restarting" not in server.output():
                     if time.monotonic() - last_write > 1.0:
                         source.write_text(edited)
                         last_write = time.monotonic()
@@ -246,7 +246,7 @@ def test_run_turns_debug_on_for_apps_configured_from_the_environment(
     project: Path, reload: str
 ) -> None:
     # ``qiao run`` is the development server: the app it serves runs with DEBUG on, whether
-    # uvicorn imports it in this process or re-imports it in a reloading child.
+    # the server imports it in this process or re-imports it in a reloading child.
     port = free_port()
     argv = [venv_bin("qiao"), "run", reload, "--port", str(port)]
     env = server_env()

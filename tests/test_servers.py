@@ -76,6 +76,25 @@ SERVERS: dict[str, Callable[[int], list[str]]] = {
         DEMO,
     ],
     "hypercorn": lambda port: [venv_bin("hypercorn"), "--bind", f"127.0.0.1:{port}", DEMO],
+    "qiao": lambda port: [venv_bin("qiao"), "serve", DEMO, "--port", str(port)],
+    "qiao-asgi": lambda port: [
+        venv_bin("qiao"),
+        "serve",
+        DEMO,
+        "--port",
+        str(port),
+        "--interface",
+        "asgi",
+    ],
+    "qiao-wsgi": lambda port: [
+        venv_bin("qiao"),
+        "serve",
+        DEMO,
+        "--port",
+        str(port),
+        "--interface",
+        "wsgi",
+    ],
     "waitress": lambda port: [venv_bin("waitress-serve"), f"--listen=127.0.0.1:{port}", DEMO],
 }
 

@@ -14,12 +14,14 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from qiao.server._cli import add_commands as add_server_commands
+
 if TYPE_CHECKING:
     from qiao.app import App
 
 __all__ = ["BUILTIN_COMMANDS", "main"]
 
-BUILTIN_COMMANDS = frozenset({"run", "routes", "shell", "help", "new"})
+BUILTIN_COMMANDS = frozenset({"run", "serve", "routes", "shell", "help", "new"})
 _PROJECT_TEMPLATE = Path(__file__).parent / "_project_template"
 _PROJECT_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_-]{0,63}")
 
@@ -52,35 +54,6 @@ def find_app(target: str | None) -> tuple[App, str]:
     raise SystemExit(
         "qiao: no app found. Pass --app module:app, set QIAO_APP, or add app.py with an 'app'."
     )
-
-
-def _cmd_run(args: argparse.Namespace) -> int:
-    try:
-        import uvicorn
-    except ImportError:
-        raise SystemExit("qiao run needs uvicorn: pip install 'qiao[dev]'") from None
-    _, target = find_app(args.app)  # fail here, before starting a server, if it won't load
-    os.environ["QIAO_APP"] = target
-    # uvicorn builds the app through ``dev_app`` in the serving process, so a reload (watched
-    # with watchfiles) re-imports the user's code, and debug is on in that process too.
-    uvicorn.run(
-        "qiao.cli:dev_app",
-        factory=True,
-        host=args.host,
-        port=args.port,
-        reload=args.reload,
-        reload_dirs=[os.getcwd()] if args.reload else None,
-        log_level="info",
-    )
-    return 0
-
-
-def dev_app() -> App:
-    """The app named by ``$QIAO_APP``, with ``DEBUG`` on unless ``QIAO_DEBUG=false`` (the
-    factory ``qiao run`` serves)."""
-    app, _ = find_app(None)
-    app.config["DEBUG"] = os.environ.get("QIAO_DEBUG", "true").lower() not in ("0", "false", "no")
-    return app
 
 
 def _cmd_routes(args: argparse.Namespace) -> int:
@@ -144,11 +117,7 @@ def _cmd_new(args: argparse.Namespace) -> int:
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="qiao", description="The qiao web framework.")
     sub = parser.add_subparsers(dest="command", required=True)
-    run = sub.add_parser("run", help="start a development server with auto-reload")
-    run.add_argument("--host", default="127.0.0.1")
-    run.add_argument("--port", type=int, default=8000)
-    run.add_argument("--reload", action=argparse.BooleanOptionalAction, default=True)
-    run.set_defaults(func=_cmd_run)
+    serve, run = add_server_commands(sub)
     routes = sub.add_parser("routes", help="print the route table")
     routes.set_defaults(func=_cmd_routes)
     shell = sub.add_parser("shell", help="open a Python shell with the app loaded")
@@ -158,7 +127,7 @@ def build_parser() -> argparse.ArgumentParser:
     new.add_argument("name", help="the project's name (letters, digits, '_', '-')")
     new.add_argument("--directory", help="where to create it (default: ./NAME)")
     new.set_defaults(func=_cmd_new)
-    for command in (run, routes, shell):
+    for command in (run, serve, routes, shell):
         command.add_argument("--app", help="the app as module:attribute (default: $QIAO_APP)")
     return parser
 

@@ -1,0 +1,509 @@
+"""The HTTP/1.1 connection: httptools (llhttp) parses, this module enforces what llhttp does
+not (head size counted as bytes arrive, Host rules, transfer codings, absolute-form targets),
+keeps the connection alive, answers pipelined requests in order, and applies the timeouts.
+
+Each request becomes an ``Exchange`` handed to the interface's handler (native, ASGI or WSGI).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import re
+from collections import deque
+from collections.abc import Callable, Coroutine
+from typing import TYPE_CHECKING, Any
+from urllib.parse import unquote_to_bytes
+
+import httptools
+
+from qiao._status import status_line
+from qiao.server._exchange import BODY_HIGH_WATER, Exchange, date_header, too_large
+
+if TYPE_CHECKING:
+    from qiao.server._serve import ServerState
+
+__all__ = ["HTTPProtocol", "error_response"]
+
+logger = logging.getLogger("qiao.server")
+Handler = Callable[["HTTPProtocol", Exchange], Coroutine[Any, Any, None]]
+
+#: The reasons a request is refused before any app sees it (protocol behaviour as data).
+REASON_MALFORMED = "Malformed request"
+REASON_HOST_MISSING = "HTTP/1.1 requests need one Host header"
+REASON_HOST_TWICE = "More than one Host header"
+REASON_HOST_MISMATCH = "The absolute-form target disagrees with the Host header"
+REASON_TARGET = "Unsupported request target form"
+REASON_PATH_ENCODING = "The request path is not valid UTF-8"
+REASON_TLS = "This port speaks plain HTTP, not TLS"
+REASON_TRANSFER_CODING = "Only the chunked transfer coding is supported"
+REASON_VERSION = "HTTP version not supported"
+REASON_LINE = "Request line too long"
+REASON_HEAD = "Request headers too large"
+REASON_HEADER_COUNT = "Too many request headers"
+REASON_HEAD_TIMEOUT = "The request head did not arrive in time"
+REASON_UPGRADE_BODY = "An Upgrade request cannot have a chunked body or follow pipelined requests"
+
+_IDLE, _HEAD, _BUSY = 0, 1, 2
+_CHUNKED = re.compile(rb"[ \t]*chunked[ \t]*", re.IGNORECASE)
+
+
+def _decode_path(raw_path: bytes) -> str:
+    """The percent-decoded path, strictly UTF-8 (``/%ff`` is a 400, not a U+FFFD)."""
+    if b"%" not in raw_path and raw_path.isascii():
+        return raw_path.decode("ascii")
+    try:
+        return unquote_to_bytes(raw_path).decode("utf-8")
+    except UnicodeDecodeError:
+        raise _Refused(400, REASON_PATH_ENCODING) from None
+
+
+def _is_websocket(exchange: Exchange) -> bool:
+    upgrade = exchange.header(b"upgrade")
+    return exchange.method == "GET" and upgrade is not None and upgrade.lower() == b"websocket"
+
+
+class _Refused(Exception):
+    """Raised inside a parser callback to stop parsing and answer ``status``."""
+
+    def __init__(self, status: int, reason: str) -> None:
+        super().__init__(reason)
+        self.status = status
+        self.reason = reason
+
+
+def error_response(status: int, reason: str, keep_alive: bool = False) -> bytes:
+    """A complete plain-text error response, with ``Connection: close`` unless ``keep_alive``."""
+    body = f"{status_line(status)}: {reason}\n".encode()
+    head = (
+        f"HTTP/1.1 {status_line(status)}\r\ncontent-type: text/plain; charset=utf-8\r\n"
+        f"content-length: {len(body)}\r\n"
+    )
+    if not keep_alive:
+        head += "connection: close\r\n"
+    return head.encode("latin-1") + date_header() + b"server: qiao\r\n\r\n" + body
+
+
+class HTTPProtocol(asyncio.Protocol):
+    """One client connection speaking HTTP/1.x."""
+
+    def __init__(self, state: ServerState) -> None:
+        self.state = state
+        self.config = state.config
+        self.loop = state.loop
+        self.handler: Handler = state.handler
+        self.transport: asyncio.Transport = None  # type: ignore[assignment]
+        self.parser = httptools.HttpRequestParser(self)
+        self.client: tuple[str, int] | None = None
+        self.server: tuple[str, int] | None = None
+        self.scheme = "http"
+        self.phase = _IDLE
+        self.head_bytes = 0
+        self.url = b""
+        self.headers: list[tuple[bytes, bytes]] = []
+        self.parsing: Exchange | None = None  # the request whose bytes are arriving
+        self.current: Exchange | None = None  # the request being answered
+        self.pipeline: deque[Exchange] = deque()
+        self.requests = 0
+        self.timer: asyncio.TimerHandle | None = None
+        self.read_paused = False
+        self.write_paused = False
+        self.drain_waiters: list[asyncio.Future[None]] = []
+        self.closed = False
+        self.task: asyncio.Task[None] | None = None
+        self.upgraded = False
+        self.upgrading: Exchange | None = None  # a websocket handshake waiting for llhttp
+        self.raw_body_left = 0
+
+    # -- connection events ----------------------------------------------------------------------
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = transport  # type: ignore[assignment]
+        state = self.state
+        peer = transport.get_extra_info("peername")
+        if isinstance(peer, tuple):
+            self.client = (str(peer[0]), int(peer[1]))
+        sock = transport.get_extra_info("sockname")
+        if isinstance(sock, tuple):
+            self.server = (str(sock[0]), int(sock[1]))
+        if transport.get_extra_info("sslcontext") is not None:
+            self.scheme = "https"
+        if len(state.connections) >= self.config.limit_concurrency or state.stopping:
+            self.transport.write(error_response(503, "The server is at its connection limit"))
+            self.transport.close()
+            self.closed = True
+            return
+        state.connections.add(self)
+        self._set_timer(self.config.timeout_keep_alive, self._idle_timeout)
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.closed = True
+        self.state.connections.discard(self)
+        self._cancel_timer()
+        for exchange in (self.current, self.parsing, *self.pipeline):
+            if exchange is not None:
+                exchange.lost()
+        self.pipeline.clear()
+        for waiter in self.drain_waiters:
+            if not waiter.done():
+                waiter.set_exception(ConnectionResetError("The client disconnected."))
+        self.drain_waiters.clear()
+
+    def pause_writing(self) -> None:
+        self.write_paused = True
+
+    def resume_writing(self) -> None:
+        self.write_paused = False
+        for waiter in self.drain_waiters:
+            if not waiter.done():
+                waiter.set_result(None)
+        self.drain_waiters.clear()
+
+    def eof_received(self) -> bool | None:
+        # NOTE: a half-closed client may still read the answers it asked for; keep writing.
+        return True if self.current is not None else None
+
+    def data_received(self, data: bytes) -> None:
+        if self.upgraded:
+            if self.raw_body_left:
+                self._raw_body(data)
+            return
+        if self.phase == _IDLE and self.current is None:
+            self._set_timer(self.config.timeout_header, self._head_timeout)
+        limit = self.config.max_header_size
+        while data:
+            if self.phase != _BUSY:
+                self.phase = _HEAD
+                room = limit - self.head_bytes
+                if room <= 0:
+                    self._refuse_head()
+                    return
+                piece, data = (data[:room], data[room:]) if len(data) > room else (data, b"")
+                self.head_bytes += len(piece)
+            else:
+                piece, data = data, b""
+            try:
+                self.parser.feed_data(piece)
+            except httptools.HttpParserUpgrade as upgrade:
+                self._upgrade(piece[upgrade.args[0] :] + data)
+                return
+            except httptools.HttpParserError as exc:
+                self._refuse_parse(exc, piece)
+                return
+            if self.closed:
+                return
+
+    # -- parser callbacks -----------------------------------------------------------------------
+    def on_message_begin(self) -> None:
+        self.url = b""
+        self.headers = []
+
+    def on_url(self, url: bytes) -> None:
+        self.url += url
+        if len(self.url) > self.config.max_request_line:
+            raise _Refused(414, REASON_LINE)
+
+    def on_header(self, name: bytes, value: bytes) -> None:
+        headers = self.headers
+        headers.append((name, value))
+        if len(headers) > self.config.max_header_count:
+            raise _Refused(431, REASON_HEADER_COUNT)
+
+    def on_headers_complete(self) -> None:
+        parser = self.parser
+        version = parser.get_http_version()
+        if version != "1.1" and version != "1.0":
+            raise _Refused(505, REASON_VERSION)
+        method = parser.get_method().decode("ascii")
+        raw_path, query = self._target(method, version)
+        exchange = Exchange(
+            self,
+            method,
+            raw_path,
+            _decode_path(raw_path),
+            query,
+            version,
+            self.headers,
+            parser.should_keep_alive(),
+        )
+        for name, value in self.headers:
+            if len(name) == 6 and name.lower() == b"expect":
+                exchange.expect_continue = value.lower() == b"100-continue"
+            elif (
+                len(name) == 14
+                and name.lower() == b"content-length"
+                and int(value) > self.state.max_body_size  # llhttp checked: digits only
+            ):
+                raise _Refused(413, str(too_large(self.state.max_body_size).detail))
+        if self.state.proxy_trusted(self.client):
+            self.state.apply_proxy_headers(exchange)
+        self.parsing = exchange
+        self.phase = _BUSY
+        self._cancel_timer()
+        if parser.should_upgrade():
+            if exchange.header(b"transfer-encoding") is not None:
+                raise _Refused(400, REASON_UPGRADE_BODY)
+            if self.state.upgrade is not None and _is_websocket(exchange):
+                if self.current is not None:
+                    raise _Refused(400, REASON_UPGRADE_BODY)
+                self.upgrading = exchange
+                return
+        self.requests += 1
+        if self.requests >= self.config.max_keep_alive_requests:
+            exchange.keep_alive = False
+        if self.current is None:
+            self._start(exchange)
+        else:
+            self.pipeline.append(exchange)
+            if len(self.pipeline) >= self.config.max_pipeline:
+                self._pause_reading()
+
+    def _target(self, method: str, version: str) -> tuple[bytes, bytes]:
+        """Check the Host rules and the target's form; return the path and the query."""
+        host: bytes | None = None
+        for name, value in self.headers:
+            if len(name) == 4 and name.lower() == b"host":
+                if host is not None:
+                    raise _Refused(400, REASON_HOST_TWICE)
+                host = value
+            elif (
+                len(name) == 17
+                and name.lower() == b"transfer-encoding"
+                and not _CHUNKED.fullmatch(value)
+            ):
+                raise _Refused(501, REASON_TRANSFER_CODING)
+        if host is None and version == "1.1":
+            raise _Refused(400, REASON_HOST_MISSING)
+        url = self.url
+        if url[:1] == b"/":
+            path, _, query = url.partition(b"?")
+            path = path.partition(b"#")[0]
+            return path, query.partition(b"#")[0]
+        if url == b"*" and method == "OPTIONS":
+            return b"*", b""
+        if url[:7].lower() == b"http://" or url[:8].lower() == b"https://":
+            try:
+                parsed = httptools.parse_url(url)
+            except httptools.HttpParserInvalidURLError:
+                raise _Refused(400, REASON_MALFORMED) from None
+            authority = parsed.host + (b":%d" % parsed.port if parsed.port else b"")
+            if host is not None and authority.lower() != host.lower():
+                raise _Refused(400, REASON_HOST_MISMATCH)
+            return parsed.path or b"/", parsed.query or b""
+        raise _Refused(400, REASON_TARGET)
+
+    def on_body(self, body: bytes) -> None:
+        exchange = self.parsing
+        if exchange is None:
+            return
+        exchange.feed(body)
+        if exchange.received > self.state.max_body_size and exchange.body_error is None:
+            exchange.fail(too_large(self.state.max_body_size))
+        if exchange.buffered > BODY_HIGH_WATER:
+            self._pause_reading()
+
+    def on_message_complete(self) -> None:
+        exchange = self.parsing
+        self.phase = _IDLE
+        self.head_bytes = 0
+        if exchange is not None:
+            exchange.end()
+
+    # -- answering ------------------------------------------------------------------------------
+    def _start(self, exchange: Exchange) -> None:
+        self.current = exchange
+        self.task = self.loop.create_task(self._run(exchange))
+
+    async def _run(self, exchange: Exchange) -> None:
+        try:
+            await self.handler(self, exchange)
+        except Exception:
+            logger.exception("Error answering %s %s", exchange.method, exchange.path)
+            if not exchange.response_started and not self.closed:
+                exchange.keep_alive = exchange.keep_alive and exchange.complete
+                self.write(error_response(500, "The server could not answer", exchange.keep_alive))
+                exchange.response_started = True
+            else:
+                exchange.keep_alive = False
+            exchange.finish()
+        finally:
+            if not exchange.finished:
+                exchange.keep_alive = False
+                exchange.finish()
+
+    def exchange_done(self, exchange: Exchange) -> None:
+        """The response to ``exchange`` is written: next request, idle, or close."""
+        if exchange is not self.current:
+            return
+        self.current = None
+        self.task = None
+        state = self.state
+        state.served += 1
+        if state.max_requests:
+            state.served_one()
+        if state.access_log:
+            state.log_access(exchange)
+        if self.closed:
+            return
+        if not exchange.complete or exchange.body_error is not None:
+            exchange.keep_alive = False  # an unread body would be taken for the next request
+        if not exchange.keep_alive or state.stopping:
+            self.close()
+            return
+        if self.pipeline:
+            self._start(self.pipeline.popleft())
+            self._resume_reading()
+            return
+        self._resume_reading()
+        if self.phase == _IDLE:
+            self._set_timer(self.config.timeout_keep_alive, self._idle_timeout)
+        elif self.phase == _HEAD:
+            self._set_timer(self.config.timeout_header, self._head_timeout)
+
+    def tail_headers(self, exchange: Exchange, has_date: bool, has_server: bool) -> bytes:
+        """Date, Server and Connection headers, and the blank line that ends the head."""
+        tail = b"" if has_date else date_header()
+        if not has_server and self.state.server_header:
+            tail += b"server: qiao\r\n"
+        if not exchange.keep_alive or self.state.stopping:
+            exchange.keep_alive = False
+            return tail + b"connection: close\r\n\r\n"
+        if exchange.version == "1.0":
+            return tail + b"connection: keep-alive\r\n\r\n"
+        return tail + b"\r\n"
+
+    def write(self, data: bytes) -> None:
+        if not self.closed:
+            self.transport.write(data)
+
+    async def drain(self) -> None:
+        """Wait until the client has read enough of what was written (``timeout_write``).
+
+        Raises:
+            ConnectionResetError: the client went away, or stopped reading for too long.
+        """
+        if self.closed:
+            raise ConnectionResetError("The client disconnected.")
+        if not self.write_paused:
+            return
+        waiter = self.loop.create_future()
+        self.drain_waiters.append(waiter)
+        timer = self.loop.call_later(self.config.timeout_write, self._write_timeout, waiter)
+        try:
+            await waiter
+        finally:
+            timer.cancel()
+
+    def _write_timeout(self, waiter: asyncio.Future[None]) -> None:
+        if not waiter.done():
+            logger.info("Client %s stopped reading the response; closing.", self.client)
+            self.transport.abort()
+
+    def want_body(self, exchange: Exchange) -> None:
+        """The app waits for body bytes: read the socket again if it was paused for them."""
+        if self.read_paused and len(self.pipeline) < self.config.max_pipeline:
+            self._resume_reading()
+
+    def close(self) -> None:
+        if not self.closed:
+            self.closed = True
+            self._cancel_timer()
+            self.transport.close()
+
+    def shutdown(self) -> None:
+        """The server stops: close now if idle, else after the response in flight."""
+        if self.current is None:
+            self.close()
+        else:
+            self.current.keep_alive = False
+
+    # -- refusals, timeouts, upgrades -----------------------------------------------------------
+    def _refuse(self, status: int, reason: str) -> None:
+        if self.closed:
+            return
+        if self.current is not None and not self.current.finished:
+            # NOTE: an answer is being written; a refusal now would interleave with it.
+            self.current.keep_alive = False
+            self.pipeline.clear()
+            self._pause_reading()
+            return
+        self.transport.write(error_response(status, reason))
+        self.close()
+
+    def _refuse_parse(self, exc: httptools.HttpParserError, piece: bytes) -> None:
+        context = exc.__context__
+        if isinstance(context, _Refused):
+            self._refuse(context.status, context.reason)
+        elif self.head_bytes == len(piece) and piece[:1] == b"\x16":
+            self._refuse(400, REASON_TLS)
+        else:
+            self._refuse(400, f"{REASON_MALFORMED}: {exc}")
+
+    def _refuse_head(self) -> None:
+        # NOTE: a request line past max_request_line was refused with 414 as it arrived.
+        self._refuse(431, REASON_HEAD)
+
+    def _upgrade(self, rest: bytes) -> None:
+        """llhttp stopped at an ``Upgrade`` request's head: hand the connection to the
+        websocket protocol, or answer the request as plain HTTP/1.1 and close."""
+        self.upgraded = True
+        exchange, self.upgrading = self.upgrading, None
+        if exchange is not None:  # a websocket handshake we can take
+            self.state.upgrade(self, exchange, rest)
+            return
+        exchange = self.parsing
+        if exchange is None:
+            self.close()
+            return
+        # NOTE: an upgrade we do not speak (h2c...). llhttp skipped the body: deliver it
+        # ourselves by its Content-Length, then close (nothing after it can be trusted).
+        exchange.keep_alive = False
+        length = exchange.header(b"content-length")
+        self.raw_body_left = int(length) if length else 0
+        exchange.complete = False
+        if self.raw_body_left:
+            self._raw_body(rest)
+        else:
+            exchange.end()
+
+    def _raw_body(self, data: bytes) -> None:
+        exchange = self.parsing
+        assert exchange is not None
+        piece = data[: self.raw_body_left]
+        self.raw_body_left -= len(piece)
+        if piece:
+            self.on_body(piece)
+        if not self.raw_body_left:
+            exchange.end()
+
+    def _set_timer(self, delay: float, callback: Callable[[], None]) -> None:
+        if self.timer is not None:
+            self.timer.cancel()
+        self.timer = self.loop.call_later(delay, callback)
+
+    def _cancel_timer(self) -> None:
+        if self.timer is not None:
+            self.timer.cancel()
+            self.timer = None
+
+    def _idle_timeout(self) -> None:
+        self.timer = None
+        if self.current is None and self.phase == _IDLE:
+            self.close()
+
+    def _head_timeout(self) -> None:
+        self.timer = None
+        if self.phase == _HEAD:
+            self._refuse(408, REASON_HEAD_TIMEOUT)
+
+    def _pause_reading(self) -> None:
+        if not self.read_paused and not self.closed:
+            self.read_paused = True
+            self.transport.pause_reading()
+
+    def _resume_reading(self) -> None:
+        if self.read_paused and not self.closed:
+            parsing = self.parsing
+            if parsing is not None and parsing.buffered > BODY_HIGH_WATER:
+                return
+            self.read_paused = False
+            self.transport.resume_reading()

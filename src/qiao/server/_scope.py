@@ -1,0 +1,42 @@
+"""ASGI scopes built from a parsed request (the ASGI interface, and ``request.scope`` on the
+native path)."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from qiao.server._exchange import Exchange
+    from qiao.server._http import HTTPProtocol
+
+__all__ = ["ASGI_VERSION", "http_scope"]
+
+ASGI_VERSION = {"version": "3.0", "spec_version": "2.4"}
+
+
+def http_scope(protocol: HTTPProtocol, exchange: Exchange, kind: str = "http") -> dict[str, Any]:
+    """The ASGI ``http`` (or ``websocket``) scope for ``exchange``."""
+    state = protocol.state
+    root_path = state.root_path
+    scope: dict[str, Any] = {
+        "type": kind,
+        "asgi": ASGI_VERSION,
+        "http_version": exchange.version,
+        "server": protocol.server,
+        "client": exchange.client,
+        "scheme": exchange.scheme if kind == "http" else _ws_scheme(exchange.scheme),
+        "root_path": root_path,
+        "path": root_path + exchange.path,
+        "raw_path": exchange.raw_path,
+        "query_string": exchange.query,
+        "headers": [(name.lower(), value) for name, value in exchange.headers],
+        "state": dict(state.lifespan_state),
+    }
+    if kind == "http":
+        scope["method"] = exchange.method
+        scope["extensions"] = {"http.response.pathsend": {}}
+    return scope
+
+
+def _ws_scheme(scheme: str) -> str:
+    return "wss" if scheme == "https" else "ws"
