@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import inspect
 import logging
 import os
 import subprocess
@@ -58,8 +59,8 @@ def add_commands(sub: Any) -> tuple[argparse.ArgumentParser, argparse.ArgumentPa
 
 
 def load_target(target: str, factory: bool) -> Any:
-    """Import ``module:attribute``; call it when ``factory``; a qiao app's factory is called
-    when it is not an app itself.
+    """Import ``module:attribute``; call it when ``factory``, or when it is a function that
+    takes no arguments (an app factory: ASGI and WSGI apps take three and two).
 
     Raises:
         SystemExit: the module or attribute cannot be loaded, with the reason.
@@ -73,11 +74,18 @@ def load_target(target: str, factory: bool) -> Any:
         app = getattr(module, attr or "app")
     except (ImportError, AttributeError) as exc:
         raise SystemExit(f"qiao: cannot load app {target!r}: {exc}") from None
-    if factory:
+    if factory or (inspect.isfunction(app) and _no_required_parameters(app)):
         app = app()
     if not callable(app) and not isinstance(app, App):
         raise SystemExit(f"qiao: {target!r} is not an app (not callable).")
     return app
+
+
+def _no_required_parameters(func: Any) -> bool:
+    return all(
+        p.default is not p.empty or p.kind in (p.VAR_POSITIONAL, p.VAR_KEYWORD)
+        for p in inspect.signature(func).parameters.values()
+    )
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
@@ -118,7 +126,6 @@ def cmd_run(args: argparse.Namespace) -> int:
         "qiao",
         "serve",
         target,
-        "--debug",
         "--host",
         args.host,
         "--port",
@@ -126,6 +133,8 @@ def cmd_run(args: argparse.Namespace) -> int:
         "--timeout-graceful",
         "3",
     ]
+    if os.environ.get("QIAO_DEBUG", "true").lower() not in ("0", "false", "no"):
+        command.append("--debug")
     if not args.reload:
         return subprocess.call(command)  # noqa: S603 - our own interpreter and arguments
     try:
