@@ -91,8 +91,8 @@ def _no_required_parameters(func: Any) -> bool:
 def cmd_serve(args: argparse.Namespace) -> int:
     from qiao.app import App
     from qiao.cli import find_app
-    from qiao.server import serve
-    from qiao.server._serve import BootError
+    from qiao.server import ServerConfig, serve
+    from qiao.server._serve import BootError, bind_sockets
 
     logging.basicConfig(level=args.log_level.upper(), format="%(levelname)s %(name)s: %(message)s")
     target = args.target or args.app or os.environ.get("QIAO_APP")
@@ -107,6 +107,17 @@ def cmd_serve(args: argparse.Namespace) -> int:
             ip.strip() for ip in args.forwarded_allow_ips.split(",") if ip.strip()
         ]
     try:
+        config = ServerConfig.build(app.config if isinstance(app, App) else None, **options)
+        if config.workers > 1 and target:
+            from qiao.server._workers import Supervisor
+
+            spec = {
+                "target": target,
+                "factory": args.factory,
+                "debug": args.debug,
+                "log_level": args.log_level,
+            }
+            return Supervisor(app, config, bind_sockets(config), spec).run()
         serve(app, **options)
     except BootError as exc:
         raise SystemExit(f"qiao: the server could not start: {exc}") from None

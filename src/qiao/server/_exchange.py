@@ -34,6 +34,10 @@ _UNSAFE_VALUE = re.compile(rb"[\r\n\x00]")
 #: Body bytes held for an app that has not read them yet, before the socket stops being read.
 BODY_HIGH_WATER = 256 * 1024
 CONTINUE = b"HTTP/1.1 100 Continue\r\n\r\n"
+#: Response header lines already checked, by (name, value): apps repeat theirs. Bounded, and
+#: never the framing headers or Date/Server, whose presence must be seen on every response.
+_CHECKED: dict[tuple[bytes, bytes], bytes] = {}
+_CHECKED_MAX = 512
 _STATUS_LINES: dict[int, bytes] = {}
 
 
@@ -276,7 +280,12 @@ class Exchange:
         Returns the Content-Length and whether Date and Server were given."""
         content_length: int | None = None
         has_date = has_server = False
+        checked = _CHECKED
         for name, value in headers:
+            line = checked.get((name, value))
+            if line is not None:  # PERF: a header this app sent before, already checked
+                parts.append(line)
+                continue
             lower = name.lower()
             if not _TOKEN.fullmatch(name) or _UNSAFE_VALUE.search(value):
                 raise ValueError(f"Response header {name!r}: {value!r} is not valid HTTP.")
@@ -291,11 +300,14 @@ class Exchange:
                 if lower == b"connection" and b"close" in value.lower():
                     self.keep_alive = False
                 continue
+            line = name + b": " + value + b"\r\n"
             if lower == b"date":
                 has_date = True
             elif lower == b"server":
                 has_server = True
-            parts.append(name + b": " + value + b"\r\n")
+            elif len(checked) < _CHECKED_MAX and len(value) <= 256:
+                checked[(name, value)] = line
+            parts.append(line)
         return content_length, has_date, has_server
 
     def send(self, data: bytes, more: bool) -> None:

@@ -105,7 +105,11 @@ class HTTPProtocol(asyncio.Protocol):
         self.current: Exchange | None = None  # the request being answered
         self.pipeline: deque[Exchange] = deque()
         self.requests = 0
-        self.timer: asyncio.TimerHandle | None = None
+        # PERF: one deadline per connection, checked by the server's ticker, instead of a
+        # loop timer made and cancelled twice per request.
+        self.deadline = 0.0
+        self.on_deadline: Callable[[], None] | None = None
+        self.proxy_trusted = False
         self.read_paused = False
         self.write_paused = False
         self.drain_waiters: list[asyncio.Future[None]] = []
@@ -133,6 +137,7 @@ class HTTPProtocol(asyncio.Protocol):
             self.closed = True
             return
         state.connections.add(self)
+        self.proxy_trusted = state.proxy_trusted(self.client)
         self._set_timer(self.config.timeout_keep_alive, self._idle_timeout)
 
     def connection_lost(self, exc: Exception | None) -> None:
@@ -214,7 +219,10 @@ class HTTPProtocol(asyncio.Protocol):
         if version != "1.1" and version != "1.0":
             raise _Refused(505, REASON_VERSION)
         method = parser.get_method().decode("ascii")
-        raw_path, query = self._target(method, version)
+        host, expect_continue = self._scan_headers()
+        if host is None and version == "1.1":
+            raise _Refused(400, REASON_HOST_MISSING)
+        raw_path, query = self._target(method, host)
         exchange = Exchange(
             self,
             method,
@@ -225,16 +233,8 @@ class HTTPProtocol(asyncio.Protocol):
             self.headers,
             parser.should_keep_alive(),
         )
-        for name, value in self.headers:
-            if len(name) == 6 and name.lower() == b"expect":
-                exchange.expect_continue = value.lower() == b"100-continue"
-            elif (
-                len(name) == 14
-                and name.lower() == b"content-length"
-                and int(value) > self.state.max_body_size  # llhttp checked: digits only
-            ):
-                raise _Refused(413, str(too_large(self.state.max_body_size).detail))
-        if self.state.proxy_trusted(self.client):
+        exchange.expect_continue = expect_continue
+        if self.proxy_trusted:
             self.state.apply_proxy_headers(exchange)
         self.parsing = exchange
         self.phase = _BUSY
@@ -257,22 +257,32 @@ class HTTPProtocol(asyncio.Protocol):
             if len(self.pipeline) >= self.config.max_pipeline:
                 self._pause_reading()
 
-    def _target(self, method: str, version: str) -> tuple[bytes, bytes]:
-        """Check the Host rules and the target's form; return the path and the query."""
+    def _scan_headers(self) -> tuple[bytes | None, bool]:
+        """One pass over the headers the server itself acts on: the Host (one at most), the
+        transfer coding, a declared length over the body limit, ``Expect``."""
         host: bytes | None = None
+        expect_continue = False
         for name, value in self.headers:
-            if len(name) == 4 and name.lower() == b"host":
+            size = len(name)  # PERF: most headers are skipped on their length alone
+            if size == 4 and name.lower() == b"host":
                 if host is not None:
                     raise _Refused(400, REASON_HOST_TWICE)
                 host = value
+            elif size == 6 and name.lower() == b"expect":
+                expect_continue = value.lower() == b"100-continue"
+            elif size == 14 and name.lower() == b"content-length":
+                if int(value) > self.state.max_body_size:  # llhttp checked: digits only
+                    raise _Refused(413, str(too_large(self.state.max_body_size).detail))
             elif (
-                len(name) == 17
+                size == 17
                 and name.lower() == b"transfer-encoding"
                 and not _CHUNKED.fullmatch(value)
             ):
                 raise _Refused(501, REASON_TRANSFER_CODING)
-        if host is None and version == "1.1":
-            raise _Refused(400, REASON_HOST_MISSING)
+        return host, expect_continue
+
+    def _target(self, method: str, host: bytes | None) -> tuple[bytes, bytes]:
+        """Check the target's form (and an absolute one against Host): the path and query."""
         url = self.url
         if url[:1] == b"/":
             path, _, query = url.partition(b"?")
@@ -476,22 +486,17 @@ class HTTPProtocol(asyncio.Protocol):
             exchange.end()
 
     def _set_timer(self, delay: float, callback: Callable[[], None]) -> None:
-        if self.timer is not None:
-            self.timer.cancel()
-        self.timer = self.loop.call_later(delay, callback)
+        self.deadline = self.loop.time() + delay
+        self.on_deadline = callback
 
     def _cancel_timer(self) -> None:
-        if self.timer is not None:
-            self.timer.cancel()
-            self.timer = None
+        self.deadline = 0.0
 
     def _idle_timeout(self) -> None:
-        self.timer = None
         if self.current is None and self.phase == _IDLE:
             self.close()
 
     def _head_timeout(self) -> None:
-        self.timer = None
         if self.phase == _HEAD:
             self._refuse(408, REASON_HEAD_TIMEOUT)
 

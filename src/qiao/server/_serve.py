@@ -205,6 +205,9 @@ class Server:
         self.servers: list[asyncio.AbstractServer] = []
         self.stopped = asyncio.Event()
         self._lifespan: Any = None
+        self._ticker: asyncio.TimerHandle | None = None
+        self._tick_interval = 1.0
+        self._owns_sockets = False
 
     @property
     def addresses(self) -> list[Any]:
@@ -229,13 +232,32 @@ class Server:
 
             self._lifespan = Lifespan(self.app, self.config.lifespan, state.lifespan_state)
             await self._lifespan.startup()
+        self._owns_sockets = self.sockets is None
         sockets = self.sockets if self.sockets is not None else bind_sockets(self.config)
         self.sockets = sockets
+        self._tick_interval = min(
+            1.0, max(0.05, min(self.config.timeout_keep_alive, self.config.timeout_header) / 4)
+        )
+        self._ticker = loop.call_later(self._tick_interval, self._tick)
         for sock in sockets:
             server = await loop.create_server(
                 lambda: HTTPProtocol(state), sock=sock, backlog=self.config.backlog
             )
             self.servers.append(server)
+
+    def _tick(self) -> None:
+        """Fire the connections' deadlines that have passed (keep-alive, head timeouts)."""
+        state = self.state
+        assert state is not None
+        now = state.loop.time()
+        for connection in list(state.connections):
+            deadline = connection.deadline
+            if deadline and deadline <= now:
+                connection.deadline = 0.0
+                callback = connection.on_deadline
+                if callback is not None:
+                    callback()
+        self._ticker = state.loop.call_later(self._tick_interval, self._tick)
 
     def _native_limits(self) -> int:
         # NOTE: the app's MAX_BODY_SIZE is its word on bodies; the server refuses a declared
@@ -257,6 +279,9 @@ class Server:
         if state is None:
             return
         state.stopping = True
+        if self._ticker is not None:
+            self._ticker.cancel()
+            self._ticker = None
         for server in self.servers:
             server.close()
         for connection in list(state.connections):
@@ -281,7 +306,7 @@ class Server:
                 await self._lifespan.shutdown()
         finally:
             state.executor.shutdown(wait=False, cancel_futures=True)
-            if self.config.uds:
+            if self.config.uds and self._owns_sockets:  # a supervisor's socket is its own
                 with contextlib.suppress(OSError):
                     os.unlink(self.config.uds)
 

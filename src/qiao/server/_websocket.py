@@ -47,6 +47,8 @@ def _handshake_bytes(exchange: Exchange) -> bytes:
 class WebSocketProtocol(asyncio.Protocol):
     """One websocket connection, served to an ASGI app."""
 
+    deadline = 0.0  # the server's ticker skips it: pings time websockets out
+
     def __init__(self, state: ServerState, http: HTTPProtocol, exchange: Exchange) -> None:
         from websockets.extensions.permessage_deflate import ServerPerMessageDeflateFactory
         from websockets.server import ServerProtocol

@@ -5,16 +5,23 @@
 - SIGTERM/SIGINT: workers stop accepting, finish in-flight requests up to
   ``timeout_graceful``, and exit; stragglers are killed after that;
 - SIGHUP: workers are replaced one at a time (a new one starts before the old one stops).
+
+Started from ``qiao serve module:app``, each worker is a fresh interpreter that imports the app
+itself (so SIGHUP loads new code); given an app object (``serve(app, workers=N)``), workers are
+forked from this process.
 """
 
 from __future__ import annotations
 
 import contextlib
+import dataclasses
+import json
 import logging
 import os
 import select
 import signal
 import socket
+import subprocess
 import sys
 import time
 from typing import Any
@@ -27,21 +34,34 @@ logger = logging.getLogger("qiao.server")
 
 #: A worker's exit status when the app could not start: restarting it would only loop.
 WORKER_BOOT_ERROR = 3
+#: The environment variable that hands a spawned worker its target, settings and sockets.
+WORKER_SPEC_ENV = "QIAO_SERVER_WORKER"
 _SIGNALS = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP, signal.SIGCHLD)
 
 
 class Supervisor:
     """Starts and watches the worker processes (the master process)."""
 
-    def __init__(self, app: Any, config: ServerConfig, sockets: list[socket.socket]) -> None:
+    def __init__(
+        self,
+        app: Any,
+        config: ServerConfig,
+        sockets: list[socket.socket],
+        target: dict[str, Any] | None = None,
+    ) -> None:
+        """``target``: ``{"target": "module:app", "factory": bool, "debug": bool, "log_level":
+        str}`` to spawn workers that import the app, instead of forking with ``app``."""
         self.app = app
         self.config = config
         self.sockets = sockets
+        self.target = target
+        self.processes: dict[int, subprocess.Popen[bytes]] = {}
         self.workers: dict[int, float] = {}  # pid -> start time
         self.stopping = False
         self.failed = False
         self.pending_signals: list[int] = []
         self.deadline = float("inf")
+        self.retiring: set[int] = set()  # replaced by SIGHUP: not to be replaced again
 
     def run(self) -> int:
         """Supervise until stopped; the exit status (1 when a worker could not boot)."""
@@ -76,6 +96,9 @@ class Supervisor:
             os.close(wake_write)
             for sock in self.sockets:
                 sock.close()
+            if self.config.uds:
+                with contextlib.suppress(OSError):
+                    os.unlink(self.config.uds)
         return 1 if self.failed else 0
 
     def _on_signal(self, signum: int, frame: Any) -> None:
@@ -102,9 +125,10 @@ class Supervisor:
     def reload(self) -> None:
         """Replace the workers one at a time: start a new one, then stop an old one."""
         logger.info("SIGHUP: replacing %d workers", len(self.workers))
-        for pid in list(self.workers):
+        for pid in [p for p in self.workers if p not in self.retiring]:
             self.spawn()
             time.sleep(0.1)  # NOTE: let the new worker reach accept() before the old one goes
+            self.retiring.add(pid)
             with contextlib.suppress(ProcessLookupError):
                 os.kill(pid, signal.SIGTERM)
 
@@ -120,6 +144,12 @@ class Supervisor:
             if self.workers.pop(pid, None) is None:
                 continue
             code = os.waitstatus_to_exitcode(status)
+            process = self.processes.pop(pid, None)
+            if process is not None:
+                process.returncode = code  # reaped here; Popen must not wait for it again
+            if pid in self.retiring:
+                self.retiring.discard(pid)
+                continue
             if code == WORKER_BOOT_ERROR:
                 logger.error("Worker %d could not start the app; stopping the server.", pid)
                 self.failed = True
@@ -130,7 +160,9 @@ class Supervisor:
                 self.spawn()
 
     def spawn(self) -> int:
-        """Fork one worker."""
+        """Start one worker: a fresh interpreter for a target, else a fork."""
+        if self.target is not None:
+            return self._spawn_interpreter()
         pid = os.fork()
         if pid:
             self.workers[pid] = time.monotonic()
@@ -148,6 +180,25 @@ class Supervisor:
             sys.stdout.flush()
             sys.stderr.flush()
             os._exit(code)
+
+    def _spawn_interpreter(self) -> int:
+        assert self.target is not None
+        fds = [sock.fileno() for sock in self.sockets]
+        settings = dataclasses.asdict(self.config)
+        settings.update(workers=1, fd=None, uds=None)
+        spec = {
+            **self.target,
+            "config": settings,
+            "fds": fds,
+            "parent_workers": self.config.workers,
+        }
+        env = {**os.environ, WORKER_SPEC_ENV: json.dumps(spec)}
+        process = subprocess.Popen(  # noqa: S603 - our own interpreter and module
+            [sys.executable, "-m", "qiao.server._worker"], env=env, pass_fds=fds
+        )
+        self.processes[process.pid] = process
+        self.workers[process.pid] = time.monotonic()
+        return process.pid
 
 
 def run_child(app: Any, config: ServerConfig, sockets: list[socket.socket]) -> int:
