@@ -193,7 +193,7 @@ class Supervisor:
             "parent_workers": self.config.workers,
         }
         env = {**os.environ, WORKER_SPEC_ENV: json.dumps(spec)}
-        process = subprocess.Popen(  # noqa: S603 - our own interpreter and module
+        process = subprocess.Popen(
             [sys.executable, "-m", "qiao.server._worker"], env=env, pass_fds=fds
         )
         self.processes[process.pid] = process
