@@ -18,7 +18,7 @@ from urllib.parse import unquote_to_bytes
 import httptools
 
 from qiao._status import status_line
-from qiao.server._exchange import BODY_HIGH_WATER, Exchange, date_header, too_large
+from qiao.server._exchange import BODY_HIGH_WATER, ClientGone, Exchange, date_header, too_large
 
 if TYPE_CHECKING:
     from qiao.server._serve import ServerState
@@ -165,6 +165,10 @@ class HTTPProtocol(asyncio.Protocol):
 
     def eof_received(self) -> bool | None:
         # NOTE: a half-closed client may still read the answers it asked for; keep writing.
+        # But a body still arriving never will: its reader must not wait for timeout_body.
+        parsing = self.parsing
+        if parsing is not None and not parsing.complete and parsing.body_error is None:
+            parsing.fail(ClientGone("The client closed its side before sending the whole body."))
         return True if self.current is not None else None
 
     def data_received(self, data: bytes) -> None:

@@ -17,7 +17,7 @@ from qiao.asgi import _close_content, _finish, _send_file, _send_stream
 from qiao.http.request import Request
 from qiao.http.response import FILE, STREAM
 from qiao.server._exchange import Exchange, status_bytes
-from qiao.server._scope import http_scope
+from qiao.server._scope import http_scope, under_root
 
 if TYPE_CHECKING:
     from qiao.app import App
@@ -97,8 +97,8 @@ async def native_handler(protocol: HTTPProtocol, exchange: Exchange) -> None:
     app: App = protocol.state.app
     path = exchange.path
     root_path = protocol.state.root_path
-    if root_path and path.startswith(root_path):
-        path = path[len(root_path) :] or "/"
+    if root_path:
+        path = under_root(root_path, path) or path
     source = ServerSource(protocol, exchange)
     request = Request(app, exchange.method, path, source)
     response = await app.dispatch_async(request, None)

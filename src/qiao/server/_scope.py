@@ -9,9 +9,19 @@ if TYPE_CHECKING:
     from qiao.server._exchange import Exchange
     from qiao.server._http import HTTPProtocol
 
-__all__ = ["ASGI_VERSION", "http_scope"]
+__all__ = ["ASGI_VERSION", "http_scope", "under_root"]
 
 ASGI_VERSION = {"version": "3.0", "spec_version": "2.4"}
+
+
+def under_root(root_path: str, path: str) -> str | None:
+    """``path`` without the mount prefix ``root_path`` when it starts with it at a segment
+    boundary (a proxy that passes the full path); else None (a proxy that strips it)."""
+    if path == root_path:
+        return ""
+    if path.startswith(root_path) and path[len(root_path)] == "/":
+        return path[len(root_path) :]
+    return None
 
 
 def http_scope(protocol: HTTPProtocol, exchange: Exchange, kind: str = "http") -> dict[str, Any]:
@@ -26,7 +36,7 @@ def http_scope(protocol: HTTPProtocol, exchange: Exchange, kind: str = "http") -
         "client": exchange.client,
         "scheme": exchange.scheme if kind == "http" else _ws_scheme(exchange.scheme),
         "root_path": root_path,
-        "path": root_path + exchange.path,
+        "path": _full_path(root_path, exchange.path),
         "raw_path": exchange.raw_path,
         "query_string": exchange.query,
         "headers": [(name.lower(), value) for name, value in exchange.headers],
@@ -36,6 +46,12 @@ def http_scope(protocol: HTTPProtocol, exchange: Exchange, kind: str = "http") -
         scope["method"] = exchange.method
         scope["extensions"] = {"http.response.pathsend": {}}
     return scope
+
+
+def _full_path(root_path: str, path: str) -> str:
+    if not root_path or under_root(root_path, path) is not None:
+        return path
+    return root_path + path
 
 
 def _ws_scheme(scheme: str) -> str:

@@ -18,6 +18,7 @@ from typing import Any
 from qiao.server._config import ServerConfig
 from qiao.server._exchange import Exchange
 from qiao.server._http import Handler, HTTPProtocol
+from qiao.server._threads import ThreadPool
 
 __all__ = ["BootError", "Server", "ServerState", "bind_sockets", "detect_interface"]
 
@@ -97,10 +98,10 @@ class ServerState:
         self.server_header = config.server_header
         self.access_log = config.access_log and access_logger.isEnabledFor(logging.INFO)
         self.lifespan_state: dict[str, Any] = {}
-        self.executor = ThreadPoolExecutor(
-            max_workers=config.wsgi_threads, thread_name_prefix="qiao-server"
-        )
+        # file reads and other short blocking calls; the WSGI app has its own threads
+        self.executor = ThreadPoolExecutor(max_workers=4, thread_name_prefix="qiao-server-io")
         self.max_body_size = config.max_body_size
+        self.wsgi_threads = ThreadPool(config.wsgi_threads, loop, "qiao-wsgi")
         self.upgrade: Any = None
         self.handler: Handler
         self.max_requests = 0
@@ -306,6 +307,7 @@ class Server:
                 await self._lifespan.shutdown()
         finally:
             state.executor.shutdown(wait=False, cancel_futures=True)
+            state.wsgi_threads.shutdown()
             if self.config.uds and self._owns_sockets:  # a supervisor's socket is its own
                 with contextlib.suppress(OSError):
                     os.unlink(self.config.uds)

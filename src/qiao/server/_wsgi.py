@@ -20,6 +20,7 @@ from urllib.parse import unquote_to_bytes
 from qiao.server._exchange import Exchange
 from qiao.server._http import error_response
 from qiao.server._native import send_file_range
+from qiao.server._scope import under_root
 
 if TYPE_CHECKING:
     from qiao.server._http import HTTPProtocol
@@ -111,8 +112,9 @@ def build_environ(protocol: HTTPProtocol, exchange: Exchange) -> dict[str, Any]:
     state = protocol.state
     root_path = state.root_path
     path = unquote_to_bytes(exchange.raw_path).decode("latin-1")
-    if root_path and path.startswith(root_path):
-        path = path[len(root_path) :]
+    if root_path:
+        inside = under_root(root_path, path)
+        path = path if inside is None else inside
     server = protocol.server or ("localhost", 80)
     client = exchange.client
     environ: dict[str, Any] = {
@@ -237,11 +239,10 @@ class _Response:
 async def wsgi_handler(protocol: HTTPProtocol, exchange: Exchange) -> None:
     """Answer ``exchange`` with the WSGI app, run in the thread pool."""
     state = protocol.state
-    loop = protocol.loop
     environ = build_environ(protocol, exchange)
     response = _Response(protocol, exchange)
     try:
-        kind, value = await loop.run_in_executor(state.executor, response.run, state.app, environ)
+        kind, value = await state.wsgi_threads.run(response.run, state.app, environ)
     except ConnectionResetError:
         exchange.keep_alive = False
         exchange.finish()
