@@ -236,15 +236,11 @@ class WebSocketProtocol(asyncio.Protocol):
     async def _run(self) -> None:
         try:
             await self.state.app(self.scope, self.receive, self.send)
-        except OSError as exc:
-            if self.closed or self.close_sent:  # NOTE: a send after the client's close: routine
+        except Exception as exc:
+            if isinstance(exc, OSError) and (self.closed or self.close_sent):
+                # NOTE: a send after the client's close (allowed by ASGI to raise): routine
                 logger.debug("Websocket app stopped by the close: %r", exc)
                 return
-            logger.exception("Exception in ASGI websocket app for %s", self.scope["path"])
-            if not self.close_sent:
-                self._fail(1011, "")
-            return
-        except Exception:
             logger.exception("Exception in ASGI websocket app for %s", self.scope["path"])
             if not self.accepted and not self.http_response_started:
                 self._reject(500, b"")
