@@ -86,11 +86,12 @@ VERSIONED = [
     "httpx",
 ]
 STARTUP_MODULES = ["python", "bare_wsgi", "qiao_wsgi", "flask_app", "django_app", "falcon_wsgi"]
-#: The sections of docs/benchmarks.md that benchmarks/batteries.py and benchmarks/database.py
-#: write; kept when this runner rewrites the file.
+#: The sections of docs/benchmarks.md that benchmarks/batteries.py, benchmarks/database.py and
+#: benchmarks/server.py write; kept when this runner rewrites the file.
 BATTERIES_MARKERS = ("<!-- batteries:start -->", "<!-- batteries:end -->")
 DATABASE_MARKERS = ("<!-- database:start -->", "<!-- database:end -->")
-KEPT_SECTIONS = (BATTERIES_MARKERS, DATABASE_MARKERS)
+SERVER_MARKERS = ("<!-- server:start -->", "<!-- server:end -->")
+KEPT_SECTIONS = (BATTERIES_MARKERS, DATABASE_MARKERS, SERVER_MARKERS)
 
 
 def log(message: str) -> None:
@@ -303,15 +304,25 @@ def free_port(start: int) -> int:
 
 
 class Server:
-    """One server process (its own session, so it and its workers stop together)."""
+    """One server process (its own session, so it and its workers stop together).
 
-    def __init__(self, server: str, module: str, port: int, args: argparse.Namespace) -> None:
+    ``command`` replaces ``server_command(...)`` for servers this file does not know
+    (benchmarks/server.py); it is pinned with taskset all the same."""
+
+    def __init__(
+        self,
+        server: str,
+        module: str,
+        port: int,
+        args: argparse.Namespace,
+        command: list[str] | None = None,
+    ) -> None:
         self.server, self.module, self.port = server, module, port
         self.command = [
             "taskset",
             "-c",
             args.server_cpu,
-            *server_command(server, module, port, args),
+            *(command or server_command(server, module, port, args)),
         ]
         logs = RESULTS / "logs"
         logs.mkdir(parents=True, exist_ok=True)
