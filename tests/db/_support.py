@@ -158,19 +158,21 @@ class Probe:
 
 
 def pools(db: Database) -> tuple[int, int]:
-    """Connections the sync and the async pool have lent out right now."""
-    return db.engine.pool.checkedout(), db.async_engine.pool.checkedout()  # type: ignore[attr-defined]
+    """Connections the sync pool and the async pools (one per event loop) lend out now."""
+    lent = sum(engine.pool.checkedout() for engine in db.async_engines)  # type: ignore[attr-defined]
+    return db.engine.pool.checkedout(), lent  # type: ignore[attr-defined]
 
 
 def count_checkouts(db: Database) -> list[str]:
-    """A list that gets ``"sync"``/``"async"`` each time a pool hands out a connection."""
+    """A list that gets ``"sync"``/``"async"`` each time a pool, of any engine the battery
+    makes (now or later), hands out a connection."""
     seen: list[str] = []
 
-    def listen(engine: Engine, kind: str) -> None:
+    @db.on_engine
+    def listen(engine: Engine) -> None:
+        kind = "async" if engine.dialect.is_async else "sync"
         event.listen(engine, "checkout", lambda *args: seen.append(kind))
 
-    listen(db.engine, "sync")
-    listen(db.async_engine.sync_engine, "async")
     return seen
 
 

@@ -13,6 +13,7 @@ from sqlalchemy import text
 
 import qiao
 from qiao.db import Database, DatabaseUnavailable
+from qiao.db._settings import SETTING_CHECKS
 from qiao.http.exceptions import ImproperlyConfigured
 from tests._servers import free_port
 from tests.db._support import Backend, PostgresSchema, chdir, dispose, notes_app
@@ -227,31 +228,52 @@ def test_a_bad_pool_setting_is_qiao_e402_at_start_up(
         app.compile()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: DATABASE_POOL_RECYCLE, DATABASE_N_PLUS_ONE_THRESHOLD and DATABASE_ENGINE_OPTIONS "
-    "are not checked at start-up: a bad value passes (and fails at the first query, or with a "
-    "bare ValueError) instead of qiao.E402.",
-)
 @pytest.mark.parametrize(
-    ("setting", "value"),
+    ("setting", "value", "expected"),
     [
-        ("DATABASE_POOL_RECYCLE", "hourly"),
-        ("DATABASE_N_PLUS_ONE_THRESHOLD", "many"),
-        ("DATABASE_ENGINE_OPTIONS", "pool_size=3"),
+        ("DATABASE_POOL_RECYCLE", "hourly", "a whole number of seconds, or -1 for never"),
+        ("DATABASE_POOL_RECYCLE", -2, "a whole number of seconds, or -1 for never"),
+        ("DATABASE_N_PLUS_ONE_THRESHOLD", "many", "a non-negative whole number"),
+        ("DATABASE_N_PLUS_ONE_THRESHOLD", -1, "a non-negative whole number"),
+        ("DATABASE_ENGINE_OPTIONS", "pool_size=3", "a dict of create_engine() arguments"),
+        ("DATABASE_ENGINE_OPTIONS", {1: 2}, "a dict of create_engine() arguments"),
+        ("DATABASE_ECHO", "loud", "True, False or 'debug'"),
+        ("DATABASE_POOL_PRE_PING", "yes", "True or False"),
+        ("DATABASE_QUERY_STATS", "on", "True, False or None (on when DEBUG is)"),
+        ("DATABASE_MIGRATIONS", 42, "a folder path (relative to the app)"),
     ],
 )
-def test_every_setting_is_checked_at_start_up(tmp_path: Path, setting: str, value: Any) -> None:
-    app, _ = bare_app(tmp_path, DATABASE_QUERY_STATS=True, **{setting: value})
-    with pytest.raises(ImproperlyConfigured, match=r"qiao\.E402"):
+def test_every_setting_is_checked_at_start_up(
+    tmp_path: Path, setting: str, value: Any, expected: str
+) -> None:
+    app, _ = bare_app(tmp_path, **{"DATABASE_QUERY_STATS": True, setting: value})
+    with pytest.raises(ImproperlyConfigured) as info:
         app.compile()
+    assert str(info.value) == f"qiao.E402: {setting} must be {expected}, got {value!r}."
 
 
-def test_database_engine_options_that_are_not_a_dict_are_qiao_e402(tmp_path: Path) -> None:
-    app, db = bare_app(tmp_path, DATABASE_ENGINE_OPTIONS="pool_size=3")
+def test_every_setting_has_a_start_up_check() -> None:
+    checked = set(SETTING_CHECKS) | {"DATABASE_URL", "DATABASE_ASYNC_URL"}  # those: qiao.E401
+    assert checked == set(Database.settings)
+
+
+@pytest.mark.parametrize(
+    "config",
+    [
+        {"DATABASE_POOL_RECYCLE": -1},
+        {"DATABASE_ECHO": "debug"},
+        {"DATABASE_ENGINE_OPTIONS": None},
+        {"DATABASE_QUERY_STATS": False, "DATABASE_N_PLUS_ONE_THRESHOLD": 0},
+        {"DATABASE_MIGRATIONS": Path("db/migrations")},
+    ],
+)
+def test_the_special_values_of_settings_are_accepted(
+    tmp_path: Path, config: dict[str, Any]
+) -> None:
+    app, db = bare_app(tmp_path, **config)
     app.compile()
-    with pytest.raises(ImproperlyConfigured, match=r"^qiao\.E402: DATABASE_ENGINE_OPTIONS must"):
-        db.engine  # noqa: B018
+    for key, value in config.items():
+        assert db.setting(key) == value
 
 
 def test_pool_settings_from_the_environment_are_numbers(
@@ -354,19 +376,45 @@ def test_an_unreachable_sqlite_file_is_a_503(
         dispose(db)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: when the folder of a SQLite file cannot be created (a file is in the way, no "
-    "permission), os.makedirs raises from the engine property: a bare 500 with no hint, "
-    "instead of the 503 and log line an unreachable database gets.",
-)
 def test_an_sqlite_folder_that_cannot_be_made_is_a_503(
-    tmp_path: Path, caplog: pytest.LogCaptureFixture
+    serve: Serve, flavor: str, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
-    (tmp_path / "instance").write_text("a file, not a folder")
-    app, _db = bare_app(tmp_path)
+    (tmp_path / "instance").write_text("a file, not a folder")  # in the way of instance/app.db
+    app, db = bare_app(tmp_path)
     notes_app(app, [])
-    problem(app.test_client().get("/sync/count"), 503)
+    try:
+        response = serve(app).get(f"/{flavor}/count")
+        assert problem(response, 503) == "The database is unavailable; try again later."
+        [record] = [r for r in caplog.records if r.name == "qiao.db"]
+        assert record.levelno == logging.ERROR
+        assert record.getMessage().startswith(
+            f"Cannot reach the database at sqlite{'+aiosqlite' if flavor == 'async' else ''}:///"
+            f"{tmp_path / 'instance' / 'app.db'}: its folder {tmp_path / 'instance'} cannot be "
+            "created ("
+        )
+        assert record.getMessage().endswith(
+            "Check DATABASE_URL, and that the folder can be "
+            "created there (no file in its way, permission to write)."
+        )
+        assert not [r for r in caplog.records if r.name == "qiao"]  # a 503, not a crash
+        assert str(tmp_path) not in response.text
+    finally:
+        dispose(db)
+
+
+def test_in_debug_the_sqlite_folder_503_says_which_folder(tmp_path: Path) -> None:
+    (tmp_path / "instance").write_text("a file, not a folder")
+    app, db = bare_app(tmp_path, DEBUG=True)
+    notes_app(app, [])
+    with pytest.raises(DatabaseUnavailable, match=r"its folder .*instance cannot be created"):
+        db.engine  # noqa: B018
+    response = app.test_client().get("/sync/count")
+    assert response.status_code == 503
+    assert f"its folder {tmp_path / 'instance'} cannot be created" in response.text
+    (tmp_path / "instance").unlink()  # fixed: the next use makes the folder and the engine
+    db.create_all()
+    assert app.test_client().get("/sync/count").json() == {"n": 0}
+    dispose(db)
 
 
 def test_database_unavailable_is_a_service_unavailable() -> None:

@@ -256,6 +256,9 @@ def migration_workflow(project: Project, sqlite: bool) -> None:
         "fk_blog_post_product_id_shop_product",
     ):
         assert f"name=op.f('{name}')" in source
+    # TimestampMixin's columns as plain SQLAlchemy types: the migration imports nothing of qiao
+    assert "sa.Column('created_at', sa.DateTime(timezone=True), server_default=" in source
+    assert "qiao" not in source
 
     # offline: the SQL, and nothing run
     sql = project.qiao("db", "migrate", "--sql").stdout

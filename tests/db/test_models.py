@@ -6,16 +6,17 @@ import sys
 import textwrap
 import time
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 from typing import cast
 
 import pytest
-from sqlalchemy import String, Table, insert, inspect, select, text, update
+from sqlalchemy import DateTime, String, Table, insert, inspect, select, text, update
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 import qiao
 from qiao.db import Database, Model, discover_models
+from qiao.db._model import UTCDateTime
 from tests.db._support import Backend, DbBook, DbNote, DbStamped, PostgresSchema, dispose
 from tests.db.conftest import MakeApp
 
@@ -90,53 +91,68 @@ def test_timestamps_are_set_on_insert_and_updated_at_moves_on_update(make_app: M
         assert loaded is not None
         loaded.name = "b"
         session.flush()
-        assert loaded.updated_at.replace(tzinfo=None) > created.replace(tzinfo=None)
+        assert loaded.updated_at > created
     with db.session() as session:
         again = session.get(DbStamped, row.id)
         assert again is not None
-        assert again.created_at.replace(tzinfo=None) == created.replace(tzinfo=None)
-        assert again.updated_at.replace(tzinfo=None) > again.created_at.replace(tzinfo=None)
+        assert again.created_at == created
+        assert again.updated_at > again.created_at
         stamped = again.updated_at
     time.sleep(0.01)
     with db.session() as session:  # a Core UPDATE gets the Python-side onupdate too
         session.execute(update(DbStamped).where(DbStamped.id == row.id).values(name="c"))
     with db.session() as session:
         updated = session.scalars(select(DbStamped.updated_at)).one()
-        assert updated.replace(tzinfo=None) > stamped.replace(tzinfo=None)
+        assert updated > stamped
 
 
 def test_rows_inserted_without_the_orm_get_server_side_timestamps(make_app: MakeApp) -> None:
     _, db = make_app()
+    before = datetime.now(UTC).replace(microsecond=0)  # SQLite's CURRENT_TIMESTAMP: seconds
     with db.engine.begin() as conn:
         conn.execute(text("INSERT INTO db_stamped (name) VALUES ('raw')"))
     with db.session() as session:
         row = session.scalars(select(DbStamped)).one()
-        assert row.created_at is not None
-        assert row.updated_at is not None
+        assert before <= row.created_at <= datetime.now(UTC)  # aware, and in UTC
+        assert before <= row.updated_at <= datetime.now(UTC)
     with db.session() as session:
         session.execute(insert(DbStamped).values(name="core"))
 
 
-def test_timestamps_read_back_are_timezone_aware(
-    make_app: MakeApp, backend: Backend, request: pytest.FixtureRequest
-) -> None:
-    if backend.name == "sqlite":
-        request.applymarker(
-            pytest.mark.xfail(
-                strict=True,
-                reason="BUG: SQLite keeps no time zone: DateTime(timezone=True) reads back naive, "
-                "while a fresh object holds an aware value, so comparing the two raises "
-                "TypeError. A TypeDecorator that stores UTC and reads it back aware would fix "
-                "it.",
-            )
-        )
+def test_timestamps_read_back_are_timezone_aware(make_app: MakeApp) -> None:
     _, db = make_app()
     with db.session() as session:
         session.add(DbStamped(name="a"))
     with db.session() as session:
         row = session.scalars(select(DbStamped)).one()
-        assert row.created_at.tzinfo is not None
-        assert row.created_at <= datetime.now(UTC)
+        assert row.created_at.utcoffset() == timedelta(0)
+        assert row.created_at <= datetime.now(UTC)  # comparing with an aware value works
+        [updated] = session.execute(select(DbStamped.updated_at)).scalars()
+        assert updated.utcoffset() == timedelta(0)
+
+
+def test_an_aware_timestamp_in_another_zone_is_the_same_instant_read_back(
+    make_app: MakeApp,
+) -> None:
+    _, db = make_app()
+    tokyo = timezone(timedelta(hours=9))
+    moment = datetime(2024, 5, 1, 9, 30, 15, 123456, tzinfo=tokyo)
+    with db.session() as session:
+        session.add(DbStamped(name="a", created_at=moment))
+    with db.session() as session:
+        created = session.scalars(select(DbStamped.created_at)).one()
+        assert created == moment
+        assert created.astimezone(UTC) == datetime(2024, 5, 1, 0, 30, 15, 123456, tzinfo=UTC)
+        # and a query compares instants, not wall-clock text
+        later = datetime(2024, 5, 1, 1, 0, tzinfo=UTC)
+        assert session.scalars(select(DbStamped.name).where(DbStamped.created_at < later)).all()
+
+
+def test_timestamps_are_plain_datetime_columns_in_the_schema() -> None:
+    column = table(DbStamped).c.created_at
+    assert isinstance(column.type, UTCDateTime)
+    assert isinstance(column.type.impl, DateTime)
+    assert column.type.impl.timezone is True
 
 
 # -- discovery ------------------------------------------------------------------------------------

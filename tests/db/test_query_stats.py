@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy import select
 
 import qiao
-from qiao.db import current_queries
+from qiao.db import aget_or_404, current_queries
 from tests.db._support import DbAuthor, DbBook, DbNote
 from tests.db.conftest import MakeApp
 from tests.http._support import Serve
@@ -53,6 +53,12 @@ def library_app(make_app: MakeApp, **config: Any) -> qiao.App:
             book = await request.adb.get(DbNote, n + 1)  # LINE: async-loop
             lines.append(book.title if book else "-")
         return f"<html><body>{len(lines)}</body></html>"
+
+    @app.get("/async/helper-books")
+    async def ahelper_books(request: qiao.Request) -> str:
+        for n in range(int(request.query["n"])):
+            await aget_or_404(request.adb, DbBook, n + 1)  # LINE: async-helper
+        return "ok"
 
     @app.get("/sync/authors.json")
     def authors(request: qiao.Request) -> list[dict[str, Any]]:
@@ -135,12 +141,6 @@ def test_lazy_loads_are_the_classic_n_plus_one(
     assert "FROM db_book" in warning
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: in async views the statement runs in SQLAlchemy's greenlet, whose frames end "
-    "before the view's: the warning says 'first from <unknown>'. Walk on into "
-    "greenlet.getcurrent().parent.gr_frame when the greenlet's own frames run out.",
-)
 def test_the_n_plus_one_warning_names_the_line_in_an_async_view(
     serve: Serve, make_app: MakeApp, caplog: pytest.LogCaptureFixture
 ) -> None:
@@ -149,6 +149,16 @@ def test_the_n_plus_one_warning_names_the_line_in_an_async_view(
     [warning] = db_records(caplog, logging.WARNING)
     assert "ran 6 times" in warning
     assert f"(first from {THIS_FILE}:{line_of('async-loop')})" in warning
+
+
+def test_the_n_plus_one_warning_skips_qiaos_helpers_in_an_async_view(
+    serve: Serve, make_app: MakeApp, caplog: pytest.LogCaptureFixture
+) -> None:
+    client = serve(library_app(make_app, DATABASE_QUERY_STATS=True))
+    assert client.get("/async/helper-books", params={"n": "7"}).text == "ok"
+    [warning] = db_records(caplog, logging.WARNING)
+    assert "ran 7 times in GET /async/helper-books " in warning
+    assert f"(first from {THIS_FILE}:{line_of('async-helper')})" in warning
 
 
 def test_the_threshold_is_a_setting_and_only_more_than_it_warns(

@@ -126,26 +126,46 @@ def test_a_stream_that_first_touches_the_database_in_its_body_closes_the_session
                 asyncio.run(close)
 
 
-def test_writes_made_while_streaming_need_their_own_commit(serve: Serve, make_app: MakeApp) -> None:
+def test_writes_made_while_streaming_need_their_own_commit(
+    serve: Serve, make_app: MakeApp, flavor: str
+) -> None:
     """The battery commits when the view returns, before the body is produced: what a stream
-    writes is rolled back when its session closes, unless the stream commits it."""
+    writes is rolled back when its session closes, unless the stream commits it; then its
+    ``on_commit`` callbacks run when the stream ends."""
     app, db = make_app()
+    events: list[str] = []
 
-    @app.get("/stream/<title>")
+    @app.get("/sync/stream/<title>")
     def stream(request: qiao.Request, title: str) -> qiao.StreamingResponse:
-        request.db.get(DbNote, 1)  # see the xfail above: the view must touch the session
+        request.db.get(DbNote, 1)  # the view opens the session; the stream goes on with it
 
         def lines() -> Iterator[str]:
             request.db.add(DbNote(title=title))
             request.db.flush()
+            on_commit(request.db, lambda: events.append(title))
             if title == "committed":
                 request.db.commit()
             yield title
 
         return qiao.StreamingResponse(lines())
 
+    @app.get("/async/stream/<title>")
+    async def astream(request: qiao.Request, title: str) -> qiao.StreamingResponse:
+        await request.adb.get(DbNote, 1)
+
+        async def lines() -> AsyncIterator[str]:
+            request.adb.add(DbNote(title=title))
+            await request.adb.flush()
+            on_commit(request.adb, lambda: events.append(title))
+            if title == "committed":
+                await request.adb.commit()
+            yield title
+
+        return qiao.StreamingResponse(lines())
+
     client = serve(app)
-    assert client.get("/stream/discarded").text == "discarded"
-    assert client.get("/stream/committed").text == "committed"
+    assert client.get(f"/{flavor}/stream/discarded").text == "discarded"
+    assert client.get(f"/{flavor}/stream/committed").text == "committed"
     assert note_titles(db) == ["committed"]
+    assert events == ["committed"]
     assert pools(db) == (0, 0)

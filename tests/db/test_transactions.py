@@ -508,18 +508,6 @@ def test_a_request_without_on_commit_callbacks_runs_none(serve: Serve, make_app:
 
 
 # -- on_commit and savepoints ---------------------------------------------------------------------
-def xfail_on_sqlite(request: pytest.FixtureRequest, backend: Backend, reason: str) -> None:
-    if backend.name == "sqlite":
-        request.applymarker(pytest.mark.xfail(strict=True, reason=reason))
-
-
-#: Why savepoints misbehave on SQLite (see the report: the pysqlite BEGIN recipe).
-SQLITE_SAVEPOINTS = (
-    "BUG: the battery leaves pysqlite's legacy transaction control on, so no BEGIN is sent "
-    "before SAVEPOINT and RELEASE SAVEPOINT commits: the request can no longer roll back"
-)
-
-
 def test_a_rolled_back_savepoint_keeps_the_outer_callbacks_and_rows(
     serve: Serve, make_app: MakeApp
 ) -> None:
@@ -544,16 +532,10 @@ def test_a_rolled_back_savepoint_keeps_the_outer_callbacks_and_rows(
     assert events == ["outer"]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: SQLAlchemy fires after_commit when a savepoint is released, so on_commit "
-    "moves the request's callbacks to 'ready' then; when the request later rolls back they run "
-    "anyway (for data that was never saved).",
-)
 def test_on_commit_never_runs_when_the_request_rolls_back_after_a_savepoint(
     serve: Serve, make_app: MakeApp, flavor: str, caplog: pytest.LogCaptureFixture
 ) -> None:
-    app, _db = make_app()
+    app, db = make_app()
     events: list[str] = []
 
     @app.post("/sync/")
@@ -561,6 +543,7 @@ def test_on_commit_never_runs_when_the_request_rolls_back_after_a_savepoint(
         on_commit(request.db, lambda: events.append("mail sent"))
         with request.db.begin_nested():
             request.db.add(DbNote(title="inner"))
+            on_commit(request.db, lambda: events.append("inner mail sent"))
         raise Boom()
 
     @app.post("/async/")
@@ -568,41 +551,110 @@ def test_on_commit_never_runs_when_the_request_rolls_back_after_a_savepoint(
         on_commit(request.adb, lambda: events.append("mail sent"))
         async with request.adb.begin_nested():
             request.adb.add(DbNote(title="inner"))
+            on_commit(request.adb, lambda: events.append("inner mail sent"))
         raise Boom()
 
     problem(serve(app).post(f"/{flavor}/"), 500)
     assert events == []
+    assert note_titles(db) == []
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: a callback registered inside a savepoint that rolls back still runs when the "
-    "request commits (Django drops it: its data was never saved).",
-)
-def test_callbacks_of_a_rolled_back_savepoint_are_dropped(serve: Serve, make_app: MakeApp) -> None:
-    app, _ = make_app()
+def test_callbacks_of_a_released_savepoint_run_after_the_request_commits(
+    serve: Serve, make_app: MakeApp, flavor: str
+) -> None:
+    app, db = make_app()
     events: list[str] = []
 
-    @app.post("/")
+    def remember(name: str) -> Any:
+        return lambda: events.append(name)
+
+    @app.post("/sync/")
     def view(request: qiao.Request) -> str:
+        on_commit(request.db, remember("before"))
+        with request.db.begin_nested():
+            request.db.add(DbNote(title="inner"))
+            on_commit(request.db, remember("inner"))
+            with request.db.begin_nested():
+                on_commit(request.db, remember("innermost"))
+        events.append("released")
+        on_commit(request.db, remember("after"))
+        return "ok"
+
+    @app.post("/async/")
+    async def aview(request: qiao.Request) -> str:
+        on_commit(request.adb, remember("before"))
+        async with request.adb.begin_nested():
+            request.adb.add(DbNote(title="inner"))
+            on_commit(request.adb, remember("inner"))
+            async with request.adb.begin_nested():
+                on_commit(request.adb, remember("innermost"))
+        events.append("released")
+        on_commit(request.adb, remember("after"))
+        return "ok"
+
+    assert serve(app).post(f"/{flavor}/").text == "ok"
+    assert events == ["released", "before", "inner", "innermost", "after"]
+    assert note_titles(db) == ["inner"]
+
+
+def test_callbacks_of_a_rolled_back_savepoint_are_dropped(
+    serve: Serve, make_app: MakeApp, flavor: str
+) -> None:
+    app, db = make_app()
+    events: list[str] = []
+
+    @app.post("/sync/")
+    def view(request: qiao.Request) -> str:
+        request.db.add(DbNote(title="kept"))
         try:
             with request.db.begin_nested():
                 on_commit(request.db, lambda: events.append("inner"))
+                with request.db.begin_nested():  # released into the one that rolls back
+                    on_commit(request.db, lambda: events.append("innermost"))
                 raise Boom()
         except Boom:
             pass
+        on_commit(request.db, lambda: events.append("outer"))
         return "ok"
 
-    assert serve(app).post("/").text == "ok"
-    assert events == []
+    @app.post("/async/")
+    async def aview(request: qiao.Request) -> str:
+        request.adb.add(DbNote(title="kept"))
+        try:
+            async with request.adb.begin_nested():
+                on_commit(request.adb, lambda: events.append("inner"))
+                async with request.adb.begin_nested():
+                    on_commit(request.adb, lambda: events.append("innermost"))
+                raise Boom()
+        except Boom:
+            pass
+        on_commit(request.adb, lambda: events.append("outer"))
+        return "ok"
+
+    assert serve(app).post(f"/{flavor}/").text == "ok"
+    assert events == ["outer"]
+    assert note_titles(db) == ["kept"]
+
+
+def test_a_savepoint_that_fails_to_flush_drops_its_callbacks(make_app: MakeApp) -> None:
+    _, db = make_app()
+    events: list[str] = []
+    with db.session() as session:
+        session.add(DbNote(title="taken"))
+        session.flush()
+        try:
+            with session.begin_nested():
+                on_commit(session, lambda: events.append("duplicate"))
+                session.add(DbNote(title="taken"))  # the unique title: the flush fails
+        except IntegrityError:
+            pass
+        on_commit(session, lambda: events.append("first"))
+    assert events == ["first"]
+    assert note_titles(db) == ["taken"]
 
 
 def test_rows_of_a_released_savepoint_roll_back_with_the_request(
-    serve: Serve,
-    make_app: MakeApp,
-    backend: Backend,
-    request: pytest.FixtureRequest,
-    caplog: pytest.LogCaptureFixture,
+    serve: Serve, make_app: MakeApp
 ) -> None:
     app, db = make_app()
 
@@ -616,20 +668,74 @@ def test_rows_of_a_released_savepoint_roll_back_with_the_request(
     assert note_titles(db) == []
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: on_commit on a session the battery did not make (Session(db.engine), a "
-    "factory of one's own) is silently never run: the bookkeeping listens on QiaoSession "
-    "only. It should raise TypeError, or listen on the Session class.",
-)
-def test_on_commit_on_a_session_of_ones_own_runs_or_is_refused(make_app: MakeApp) -> None:
+# -- on_commit on sessions the battery does not run -----------------------------------------------
+def test_on_commit_on_a_session_of_ones_own_runs_after_its_commit(make_app: MakeApp) -> None:
     _, db = make_app()
     ran: list[str] = []
-    try:
-        with Session(db.engine) as session:
+    with Session(db.engine) as session:
+        on_commit(session, lambda: ran.append("first"))  # before the session has begun
+        session.add(DbNote(title="own"))
+        session.flush()
+        with session.begin_nested():
+            on_commit(session, lambda: ran.append("in a savepoint"))
+        assert ran == []
+        session.commit()
+        assert ran == ["first", "in a savepoint"]
+        on_commit(session, lambda: ran.append("rolled back"))
+        session.add(DbNote(title="never"))
+        session.flush()
+        session.rollback()
+        on_commit(session, lambda: ran.append("second"))
+        session.commit()
+    assert ran == ["first", "in a savepoint", "second"]
+    assert note_titles(db) == ["own"]
+
+
+def test_on_commit_on_a_session_of_ones_own_is_dropped_when_it_closes_uncommitted(
+    make_app: MakeApp,
+) -> None:
+    _, db = make_app()
+    ran: list[str] = []
+    with Session(db.engine) as session:
+        session.add(DbNote(title="own"))
+        session.flush()
+        on_commit(session, lambda: ran.append("ran"))
+    assert ran == []
+    assert note_titles(db) == []
+
+
+def test_on_commit_on_a_session_from_the_factory_runs_after_its_commit(
+    make_app: MakeApp, caplog: pytest.LogCaptureFixture
+) -> None:
+    _, db = make_app()
+    ran: list[str] = []
+
+    async def notify() -> None:  # pragma: no cover - never awaited
+        raise AssertionError
+
+    with db.sessions() as session:
+        session.add(DbNote(title="factory"))
+        on_commit(session, lambda: ran.append("ran"))
+        on_commit(session, notify)  # nobody can await it: refused in the log
+        session.commit()
+        assert ran == ["ran"]
+    [record] = errors(caplog)
+    assert "needs an async session the battery runs" in str(record.exc_info[1])  # type: ignore[index]
+
+
+def test_an_async_session_from_the_factory_runs_sync_callbacks_after_its_commit(
+    make_app: MakeApp,
+) -> None:
+    _, db = make_app()
+    ran: list[str] = []
+
+    async def main() -> None:
+        async with db.async_sessions() as session:
+            session.add(DbNote(title="factory"))
             on_commit(session, lambda: ran.append("ran"))
-            session.add(DbNote(title="own"))
-            session.commit()
-    except TypeError:
-        return
-    assert ran == ["ran"]
+            await session.commit()
+            assert ran == ["ran"]
+        await db.dispose()
+
+    asyncio.run(main())
+    assert note_titles(db) == ["factory"]

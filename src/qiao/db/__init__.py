@@ -23,7 +23,7 @@ views); the request commits when the view succeeds and rolls back when it raises
 ``pip install 'qiao[db]'``. See ``docs/database.md``.
 """
 
-from qiao.db._database import Database, DatabaseUnavailable, on_commit
+from qiao.db._database import Database, DatabaseUnavailable
 from qiao.db._debug import current_queries
 from qiao.db._discovery import discover_models
 from qiao.db._helpers import (
@@ -40,6 +40,7 @@ from qiao.db._helpers import (
     paginate,
 )
 from qiao.db._model import Model, TimestampMixin
+from qiao.db._on_commit import on_commit
 
 __all__ = [
     "Database",

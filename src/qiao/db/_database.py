@@ -3,7 +3,8 @@
 ``request.db`` is a sync ``Session`` and ``request.adb`` an ``AsyncSession``, each made on first
 use. When the request ends the battery commits if the view succeeded and rolls back if it
 raised, then runs the ``on_commit`` callbacks; a streamed response keeps its session open until
-the last chunk is sent (or the client has gone), then closes it.
+the last chunk is sent (or the client has gone), then closes it. Async engines are one per event
+loop (``qiao.db._engines``).
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ import contextlib
 import functools
 import logging
 import os
-import re
+import threading
 from collections.abc import AsyncIterator, Callable, Iterator
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -22,93 +23,50 @@ from qiao.http.exceptions import ImproperlyConfigured, ServiceUnavailable
 
 try:
     from sqlalchemy import create_engine, event
-    from sqlalchemy.engine import URL, Engine, make_url
-    from sqlalchemy.exc import ArgumentError
-    from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, create_async_engine
+    from sqlalchemy.engine import URL, Connection, Engine
+    from sqlalchemy.ext.asyncio import (
+        AsyncEngine,
+        AsyncSession,
+        async_sessionmaker,
+        create_async_engine,
+    )
     from sqlalchemy.orm import Session, sessionmaker
 except ImportError as exc:  # pragma: no cover - depends on the install
     raise ImproperlyConfigured(
         f"The database battery needs SQLAlchemy: pip install 'qiao[db]' ({exc})."
     ) from None
 
+from qiao.db._engines import LoopEngines
+from qiao.db._on_commit import QiaoSession, arun_ready, managed, run_ready
+from qiao.db._settings import async_url, check_settings, resolve_url, sqlite_folder
+
 if TYPE_CHECKING:
     from qiao.app import App
     from qiao.http.request import Request
     from qiao.http.response import Response
 
-__all__ = ["Database", "DatabaseUnavailable", "on_commit"]
+__all__ = ["Database", "DatabaseUnavailable"]
 
 logger = logging.getLogger("qiao.db")
-_PENDING = "qiao_on_commit_pending"
-_READY = "qiao_on_commit_ready"
-#: Async drivers for the sync URLs people write.
-_ASYNC_DRIVERS = {
-    "sqlite": "sqlite+aiosqlite",
-    "sqlite+pysqlite": "sqlite+aiosqlite",
-    "postgresql": "postgresql+psycopg",
-    "postgresql+psycopg": "postgresql+psycopg",
-    "postgresql+psycopg2": "postgresql+psycopg",
-    "postgresql+asyncpg": "postgresql+asyncpg",
-}
-_SYNC_DRIVERS = {"postgresql": "postgresql+psycopg"}
+#: ``session.info`` key of an async session's ``Database`` (its engine depends on the loop).
+_DATABASE = "qiao_database"
+#: What a 503's log line says to check: a server that cannot be reached, a SQLite folder.
+_CHECK_SERVER = "Check DATABASE_URL and that the server is running."
+_CHECK_FOLDER = (
+    "Check DATABASE_URL, and that the folder can be created there (no file in its way, "
+    "permission to write)."
+)
 
 
 class DatabaseUnavailable(ServiceUnavailable):
     """503: the database cannot be reached; the message says where and why (no password)."""
 
 
-def on_commit(session: Session | AsyncSession, callback: Callable[[], Any]) -> None:
-    """Run ``callback()`` after ``session``'s transaction commits; never if it rolls back.
-
-    For work that must not happen for data that was never saved: e-mails, tasks, cache
-    invalidation. In a request the battery runs the callbacks after its commit (an async
-    callback is awaited under ``request.adb``); in ``db.session()`` blocks, when the block ends.
-    """
-    sync = session.sync_session if isinstance(session, AsyncSession) else session
-    sync.info.setdefault(_PENDING, []).append(callback)
-
-
-def _after_commit(session: Session) -> None:
-    pending = session.info.pop(_PENDING, None)
-    if pending:
-        session.info.setdefault(_READY, []).extend(pending)
-
-
-def _after_rollback(session: Session) -> None:
-    session.info.pop(_PENDING, None)
-
-
-def _take_ready(session: Session) -> list[Callable[[], Any]]:
-    ready: list[Callable[[], Any]] = session.info.pop(_READY, [])
-    return ready
-
-
-def _run_ready(session: Session) -> None:
-    for callback in _take_ready(session):
-        try:
-            result = callback()
-            if asyncio.iscoroutine(result):
-                result.close()
-                raise TypeError("an async on_commit callback needs an async session (adb)")
-        except Exception:
-            logger.exception("on_commit callback %r failed", callback)
-
-
-async def _arun_ready(session: Session) -> None:
-    for callback in _take_ready(session):
-        try:
-            result = callback()
-            if asyncio.iscoroutine(result):
-                await result
-        except Exception:
-            logger.exception("on_commit callback %r failed", callback)
-
-
 class Database(Extension):
     """The database battery: ``db = Database(app)``; settings ``DATABASE_*``.
 
-    Attributes (after the app compiles, or ``db.engine`` on first use):
-        engine, async_engine: the SQLAlchemy engines.
+    Attributes (after the app compiles, or on first use):
+        engine: the sync engine; async_engine: the running event loop's async engine.
     """
 
     name = "db"
@@ -130,9 +88,11 @@ class Database(Extension):
 
     def __init__(self, app: App | None = None, **options: Any) -> None:
         self._engine: Engine | None = None
-        self._async_engine: AsyncEngine | None = None
+        self._lock = threading.RLock()  # making engines, and on_engine hooks
+        self._async_engines = LoopEngines(self._make_async_engine, self._lock)
         self._sessions: sessionmaker[Session] | None = None
-        self._async_sessions: Any = None
+        self._async_sessions: async_sessionmaker[AsyncSession] | None = None
+        self._engine_hooks: list[Callable[[Engine], Any]] = []
         #: ``func(session)`` hooks run after ``qiao db migrate`` (auth creates permissions).
         self.after_migrate_hooks: list[Callable[[Session], None]] = []
         super().__init__(app, **options)
@@ -150,71 +110,34 @@ class Database(Extension):
 
     # -- configuration --------------------------------------------------------------------------
     def configure(self, app: App) -> None:
-        """Read the settings (when the app compiles); engines are made on first use.
+        """Read and check the settings (when the app compiles); engines are made on first use.
 
         Raises:
-            ImproperlyConfigured: a URL SQLAlchemy cannot parse (``qiao.E401``) or a bad pool
-                setting (``qiao.E402``).
+            ImproperlyConfigured: a URL SQLAlchemy cannot parse (``qiao.E401``) or another
+                setting of the wrong kind (``qiao.E402``, see ``_settings.SETTING_CHECKS``).
         """
-        self.url = self._resolve_url(self.setting("DATABASE_URL"))
-        async_url = self.setting("DATABASE_ASYNC_URL")
+        check_settings(self.setting)
+        where = {"root_path": app.root_path, "memory_name": f"qiao-memory-{id(self)}"}
+        self.url = resolve_url(self.setting("DATABASE_URL"), "DATABASE_URL", **where)
+        raw_async = self.setting("DATABASE_ASYNC_URL")
         self.async_url = (
-            self._resolve_url(async_url, "DATABASE_ASYNC_URL")
-            if async_url
-            else _async_url(self.url)
+            resolve_url(raw_async, "DATABASE_ASYNC_URL", **where)
+            if raw_async
+            else async_url(self.url)
         )
-        for key in ("DATABASE_POOL_SIZE", "DATABASE_MAX_OVERFLOW", "DATABASE_POOL_TIMEOUT"):
-            value = self.setting(key)
-            if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-                raise ImproperlyConfigured(
-                    f"qiao.E402: {key} must be a non-negative whole number, got {value!r}."
-                )
         stats = self.setting("DATABASE_QUERY_STATS")
         self.query_stats = bool(app.config["DEBUG"] if stats is None else stats)
-        self.n_plus_one_threshold = int(self.setting("DATABASE_N_PLUS_ONE_THRESHOLD"))
+        self.n_plus_one_threshold: int = self.setting("DATABASE_N_PLUS_ONE_THRESHOLD")
         if self.query_stats:
             from qiao.db._debug import QueryStats
 
             QueryStats.install(app, self)
 
-    def _resolve_url(self, raw: Any, setting: str = "DATABASE_URL") -> URL:
-        try:
-            url = make_url(str(raw))
-            url.get_dialect()  # an unknown dialect ("postgres://") fails here, at start-up
-        except (ArgumentError, ImportError) as exc:
-            # SECURITY: the message goes to logs and CI output: no password in it.
-            shown = _PASSWORD_IN_URL.sub(r"\1***@", str(raw))
-            reason = _PASSWORD_IN_URL.sub(r"\1***@", str(exc))
-            raise ImproperlyConfigured(
-                f"qiao.E401: {setting} {shown!r} is not a database URL qiao can use "
-                f"({reason}); write "
-                "'sqlite:///instance/app.db' or 'postgresql://user:password@host/dbname'."
-            ) from None
-        url = url.set(drivername=_SYNC_DRIVERS.get(url.drivername, url.drivername))
-        database = url.database
-        if url.get_backend_name() == "sqlite" and database in (None, "", ":memory:"):
-            # One in-memory database for the whole app, sync and async engines alike: a named
-            # shared-cache memory database (a plain one would be one per connection).
-            return url.set(
-                database=f"file:qiao-memory-{id(self)}?mode=memory&cache=shared",
-                query={"uri": "true"},
-            )
-        if (
-            url.get_backend_name() == "sqlite"
-            and database
-            and database != ":memory:"
-            and not database.startswith("file:")
-            and not os.path.isabs(database)
-        ):
-            assert self.app is not None  # a relative SQLite file lives next to the app
-            url = url.set(database=os.path.join(self.app.root_path, database))
-        return url
-
     # -- engines --------------------------------------------------------------------------------
     def _engine_options(self, url: URL) -> dict[str, Any]:
         options: dict[str, Any] = {
-            "echo": bool(self.setting("DATABASE_ECHO")),
-            "pool_pre_ping": bool(self.setting("DATABASE_POOL_PRE_PING")),
+            "echo": self.setting("DATABASE_ECHO"),
+            "pool_pre_ping": self.setting("DATABASE_POOL_PRE_PING"),
         }
         memory = url.get_backend_name() == "sqlite" and "mode=memory" in (url.database or "")
         if memory:
@@ -229,13 +152,7 @@ class Database(Extension):
                 pool_timeout=self.setting("DATABASE_POOL_TIMEOUT"),
                 pool_recycle=self.setting("DATABASE_POOL_RECYCLE"),
             )
-        extra = self.setting("DATABASE_ENGINE_OPTIONS") or {}
-        if not isinstance(extra, dict):
-            raise ImproperlyConfigured(
-                f"qiao.E402: DATABASE_ENGINE_OPTIONS must be a dict of create_engine() "
-                f"arguments, got {extra!r}."
-            )
-        options.update(extra)
+        options.update(self.setting("DATABASE_ENGINE_OPTIONS") or {})
         return options
 
     def _configured(self) -> None:
@@ -248,27 +165,88 @@ class Database(Extension):
 
     @property
     def engine(self) -> Engine:
-        """The sync engine, made on first use (SQLite folders are created then)."""
+        """The sync engine, made on first use (SQLite folders are created then).
+
+        Raises:
+            DatabaseUnavailable: a SQLite file's folder cannot be created.
+        """
         if self._engine is None:
-            self._configured()
-            _make_sqlite_folder(self.url)
-            engine = create_engine(self.url, **self._engine_options(self.url))
-            event.listen(engine, "handle_error", self._explain_connect_error)
-            _sqlite_transactions(engine)
-            self._engine = engine
+            self._configured()  # NOTE: before the lock: configuring takes the app's lock
+            with self._lock:
+                if self._engine is None:
+                    self._make_sqlite_folder(self.url)
+                    engine = create_engine(self.url, **self._engine_options(self.url))
+                    self._prepare(engine)
+                    self._engine = engine
         return self._engine
 
     @property
     def async_engine(self) -> AsyncEngine:
-        """The async engine (aiosqlite for SQLite, psycopg 3 for PostgreSQL), made on first use."""
-        if self._async_engine is None:
-            self._configured()
-            _make_sqlite_folder(self.async_url)
-            engine = create_async_engine(self.async_url, **self._engine_options(self.async_url))
-            event.listen(engine.sync_engine, "handle_error", self._explain_connect_error)
-            _sqlite_transactions(engine.sync_engine)
-            self._async_engine = engine
-        return self._async_engine
+        """The async engine (aiosqlite for SQLite, psycopg 3 for PostgreSQL) of the running
+        event loop, made on its first use there: one engine per loop, because an engine's
+        pool and connections belong to the loop that made them. Outside a running loop, the
+        engine of the loop this thread last ran (under a threaded WSGI server, the worker
+        thread's own), else one for code that has no loop yet.
+
+        Raises:
+            DatabaseUnavailable: a SQLite file's folder cannot be created.
+        """
+        self._configured()  # NOTE: before the engines' lock: configuring takes the app's lock
+        return self._async_engines.get()
+
+    @property
+    def async_engines(self) -> list[AsyncEngine]:
+        """Every async engine made so far, one per event loop that used the database: for
+        pool statistics across a threaded server's loops."""
+        return self._async_engines.all()
+
+    @property
+    def _async_engine(self) -> AsyncEngine | None:
+        # NOTE: kept for code written when there was one async engine (tests/auth/_support.py):
+        # the current loop's engine, or None; assigning None drops it.
+        return self._async_engines.find()
+
+    @_async_engine.setter
+    def _async_engine(self, value: None) -> None:
+        if value is not None:
+            raise TypeError("Only None can be assigned: engines are made per event loop.")
+        self._async_engines.forget()
+
+    def _make_async_engine(self) -> AsyncEngine:
+        self._make_sqlite_folder(self.async_url)
+        engine = create_async_engine(self.async_url, **self._engine_options(self.async_url))
+        self._prepare(engine.sync_engine)
+        return engine
+
+    def _prepare(self, engine: Engine) -> None:
+        event.listen(engine, "handle_error", self._explain_connect_error)
+        _sqlite_transactions(engine)
+        for hook in self._engine_hooks:
+            hook(engine)
+
+    def on_engine(self, func: Callable[[Engine], Any]) -> Callable[[Engine], Any]:
+        """Run ``func(engine)`` for every SQLAlchemy ``Engine`` the battery makes, as soon as
+        it is made, and now for those made already: the sync engine, and the ``sync_engine``
+        of each async engine (one per event loop). The place for ``event.listen(engine, ...)``,
+        such as a SQLite ``PRAGMA`` on ``"connect"``; ``engine.dialect.is_async`` tells the two
+        kinds apart. ``func`` must not use ``db.engine`` or ``db.async_engine`` itself."""
+        with self._lock:
+            self._engine_hooks.append(func)
+            made = [self._engine] if self._engine is not None else []
+            made += [engine.sync_engine for engine in self._async_engines.all()]
+            for engine in made:
+                func(engine)
+        return func
+
+    def _make_sqlite_folder(self, url: URL) -> None:
+        folder = sqlite_folder(url)
+        if folder is None:
+            return
+        try:
+            os.makedirs(folder, exist_ok=True)
+        except OSError as exc:
+            reason = f"its folder {folder} cannot be created ({exc.strerror or exc})"
+            raise self._unavailable(url, reason, _CHECK_FOLDER) from exc
 
     def _explain_connect_error(self, context: Any) -> None:
         if context.is_pre_ping:  # a dropped pooled connection: SQLAlchemy replaces it
@@ -276,17 +254,17 @@ class Database(Extension):
         if context.connection is not None and not context.is_disconnect:
             return
         exc = context.original_exception
-        url = self.url.render_as_string(hide_password=True)
-        message = (
-            f"Cannot reach the database at {url}: {str(exc).strip()}. Check DATABASE_URL and "
-            "that the server is running."
-        )
+        raise self._unavailable(self.url, str(exc).strip(), _CHECK_SERVER) from exc
+
+    def _unavailable(self, url: URL, reason: str, hint: str) -> DatabaseUnavailable:
+        shown = url.render_as_string(hide_password=True)
+        message = f"Cannot reach the database at {shown}: {reason}. {hint}"
         logger.error("%s", message)
         debug = self.app is not None and bool(self.app.config["DEBUG"])
         # SECURITY: where the database is stays in the log, not in answers to clients.
-        raise DatabaseUnavailable(
+        return DatabaseUnavailable(
             message if debug else "The database is unavailable; try again later."
-        ) from exc
+        )
 
     @property
     def sessions(self) -> sessionmaker[Session]:
@@ -296,15 +274,15 @@ class Database(Extension):
         return self._sessions
 
     @property
-    def async_sessions(self) -> Any:
-        """The ``async_sessionmaker`` for ``AsyncSession``."""
+    def async_sessions(self) -> async_sessionmaker[AsyncSession]:
+        """The ``async_sessionmaker`` for ``AsyncSession``: a session connects through the
+        engine of the event loop it runs on (unless given a ``bind``)."""
         if self._async_sessions is None:
-            from sqlalchemy.ext.asyncio import async_sessionmaker
-
-            factory = async_sessionmaker(
-                self.async_engine, sync_session_class=QiaoSession, expire_on_commit=False
+            self._async_sessions = async_sessionmaker(
+                sync_session_class=_LoopBoundSession,
+                expire_on_commit=False,
+                info={_DATABASE: self},
             )
-            self._async_sessions = factory
         return self._async_sessions
 
     # -- sessions outside requests --------------------------------------------------------------
@@ -312,7 +290,7 @@ class Database(Extension):
     def session(self) -> Iterator[Session]:
         """A session for scripts, commands and tests: commits when the block ends, rolls back
         if it raises, runs ``on_commit`` callbacks after a commit, and closes."""
-        session = self.sessions()
+        session = managed(self.sessions())
         try:
             yield session
             session.commit()
@@ -321,12 +299,13 @@ class Database(Extension):
             raise
         finally:
             session.close()
-        _run_ready(session)
+        run_ready(session)
 
     @contextlib.asynccontextmanager
     async def asession(self) -> AsyncIterator[AsyncSession]:
         """The async twin of ``session()``."""
-        session: AsyncSession = self.async_sessions()
+        session = self.async_sessions()
+        managed(session.sync_session)
         try:
             yield session
             await session.commit()
@@ -335,14 +314,15 @@ class Database(Extension):
             raise
         finally:
             await session.close()
-        await _arun_ready(session.sync_session)
+        await arun_ready(session.sync_session)
 
     # -- per request ----------------------------------------------------------------------------
     def _request_session(self, request: Request) -> Session:
-        return self.sessions()
+        return managed(self.sessions())
 
     def _request_async_session(self, request: Request) -> AsyncSession:
-        session: AsyncSession = self.async_sessions()
+        session = self.async_sessions()
+        managed(session.sync_session)
         return session
 
     def after_request(self, request: Request, response: Response) -> Any:
@@ -391,7 +371,7 @@ class Database(Extension):
             raise
         if not streaming:
             await async_session.close()
-        await _arun_ready(async_session.sync_session)
+        await arun_ready(async_session.sync_session)
 
     def after_migrate(self, func: Callable[[Session], None]) -> Callable[[Session], None]:
         """Register ``func(session)`` to run after migrations are applied (and after
@@ -408,9 +388,9 @@ class Database(Extension):
 
     async def dispose(self) -> None:
         """Close every pooled connection (run at shut-down; the engines reopen on next use).
-        The async engine is disposed on the running loop, which made its connections."""
-        if self._async_engine is not None:
-            await self._async_engine.dispose()
+        Each async engine is disposed of on its own loop when that loop runs in another
+        thread; the engines of closed loops are dropped."""
+        await self._async_engines.dispose()
         if self._engine is not None:
             self._engine.dispose()
 
@@ -440,18 +420,16 @@ class Database(Extension):
         Model.metadata.drop_all(self.engine)
 
 
-def _soft_rollback(session: Session, previous_transaction: Any) -> None:
-    if previous_transaction.parent is None:  # the outermost transaction rolled back
-        _after_rollback(session)
+class _LoopBoundSession(QiaoSession):
+    """The sync half of an ``AsyncSession`` of the battery: it connects through the engine of
+    the event loop running it, looked up when it needs a connection (``get_bind``, SQLAlchemy's
+    hook for choosing an engine), not when the session is made."""
 
-
-class QiaoSession(Session):
-    """The session class of ``request.db`` and (inside) ``request.adb``: ``on_commit``
-    bookkeeping is registered once on the class, not per session (PERF: 17 µs a request)."""
-
-
-event.listen(QiaoSession, "after_commit", _after_commit)
-event.listen(QiaoSession, "after_soft_rollback", _soft_rollback)
+    def get_bind(self, mapper: Any = None, *, bind: Any = None, **kw: Any) -> Engine | Connection:
+        database: Database | None = self.info.get(_DATABASE)
+        if bind is None and self.bind is None and database is not None:
+            return database.async_engine.sync_engine
+        return super().get_bind(mapper, bind=bind, **kw)
 
 
 def _finish(session: Session, response: Response, failed: bool, streaming: bool) -> None:
@@ -466,27 +444,32 @@ def _finish(session: Session, response: Response, failed: bool, streaming: bool)
         raise
     if not streaming:  # a stream's sessions are closed by _close_all when it ends
         session.close()
-    _run_ready(session)
+    run_ready(session)
 
 
 _HANDLED = "_qiao_db_handled"
-#: ``scheme://user:password@`` (or ``user:password@`` after a missing ``:``): the password part.
-_PASSWORD_IN_URL = re.compile(r"([^:/@\s]+:)[^@/\s]*@")
 
 
 async def _close_all(request: Request) -> None:
-    """Close the request's sessions (rolling back what was not committed)."""
+    """Close the request's sessions (rolling back what was not committed), then run the
+    ``on_commit`` callbacks of what a stream committed itself."""
     state = request.__dict__
     sync_session: Session | None = state.get("db")
     async_session: AsyncSession | None = state.get("adb")
     if async_session is not None:
         await async_session.close()
+        await arun_ready(async_session.sync_session)
     if sync_session is not None:
         if request.scope is not None:
             loop = asyncio.get_running_loop()
-            await loop.run_in_executor(request.app.executor, sync_session.close)
+            await loop.run_in_executor(request.app.executor, _close, sync_session)
         else:
-            sync_session.close()
+            _close(sync_session)
+
+
+def _close(session: Session) -> None:
+    session.close()
+    run_ready(session)
 
 
 async def _finish_in_thread(
@@ -510,17 +493,3 @@ def _sqlite_transactions(engine: Engine) -> None:
     @event.listens_for(engine, "begin")
     def _begin(connection: Any) -> None:
         connection.exec_driver_sql("BEGIN")
-
-
-def _async_url(url: URL) -> URL:
-    driver = _ASYNC_DRIVERS.get(url.drivername)
-    if driver is None:
-        return url  # an async driver already, or one we do not know: use it as written
-    return url.set(drivername=driver)
-
-
-def _make_sqlite_folder(url: URL) -> None:
-    if url.get_backend_name() == "sqlite" and url.database and url.database != ":memory:":
-        folder = os.path.dirname(url.database)
-        if folder and not url.database.startswith("file:"):
-            os.makedirs(folder, exist_ok=True)

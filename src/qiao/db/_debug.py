@@ -17,6 +17,7 @@ import sys
 import time
 from contextvars import ContextVar
 from dataclasses import dataclass, field
+from types import FrameType
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import event
@@ -69,14 +70,25 @@ def current_queries() -> RequestQueries | None:
 
 
 def _caller() -> str:
-    frame = sys._getframe(2)
+    """``path:line`` of the first frame outside SQLAlchemy, qiao and asyncio that led here.
+
+    NOTE: under an ``AsyncSession`` the statement runs in a greenlet SQLAlchemy started for it,
+    whose frames end where it began; the view's frames are in the parent greenlet, paused in
+    ``greenlet_spawn``, so the walk goes on from the parent's ``gr_frame``.
+    """
+    frame: FrameType | None = sys._getframe(2)
+    greenlets = sys.modules.get("greenlet")  # imported by SQLAlchemy's asyncio support
+    current = greenlets.getcurrent() if greenlets is not None else None
     while frame is not None:
         path = frame.f_code.co_filename
         if not path.startswith(_SKIP) and "concurrent" not in path and "greenlet" not in path:
             with contextlib.suppress(ValueError):  # another drive (Windows)
                 path = os.path.relpath(path)
             return f"{path}:{frame.f_lineno}"
-        frame = frame.f_back  # type: ignore[assignment]
+        frame = frame.f_back
+        if frame is None and current is not None and current.parent is not None:
+            current = current.parent
+            frame = current.gr_frame
     return "<unknown>"
 
 

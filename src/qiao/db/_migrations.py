@@ -70,7 +70,11 @@ def run_migrations() -> None:
     db = _database(app)
     app.compile()
     discover_models(app)
-    options: dict[str, Any] = {"target_metadata": Model.metadata, "compare_type": True}
+    options: dict[str, Any] = {
+        "target_metadata": Model.metadata,
+        "compare_type": True,
+        "render_item": _render_item,
+    }
     if context.config.attributes.get("skip_empty"):
         options["process_revision_directives"] = _skip_empty
     if context.is_offline_mode():
@@ -91,6 +95,16 @@ def run_migrations() -> None:
         )
         with context.begin_transaction():
             context.run_migrations()
+
+
+def _render_item(kind: str, item: Any, context: Any) -> str | bool:
+    """Write qiao's column types as the plain SQLAlchemy types they store, so a migration
+    imports nothing from qiao (``TimestampMixin``'s ``UTCDateTime`` is a ``DateTime``)."""
+    from qiao.db._model import UTCDateTime
+
+    if kind == "type" and isinstance(item, UTCDateTime):
+        return "sa.DateTime(timezone=True)"
+    return False  # Alembic's own rendering
 
 
 def _skip_empty(context: Any, revision: Any, directives: list[Any]) -> None:

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import re
 from datetime import UTC, datetime
+from typing import Any
 
-from sqlalchemy import DateTime, MetaData, func
+from sqlalchemy import DateTime, MetaData, TypeDecorator, func
+from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, declared_attr, mapped_column
 
-__all__ = ["Model", "TimestampMixin", "table_name"]
+__all__ = ["Model", "TimestampMixin", "UTCDateTime", "table_name"]
 
 #: Constraint names Alembic can find again, so SQLite batch migrations can alter them.
 NAMING_CONVENTION = {
@@ -28,6 +30,28 @@ def table_name(class_name: str) -> str:
 
 def _utcnow() -> datetime:
     return datetime.now(UTC)
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """``DateTime(timezone=True)`` that reads back timezone-aware on every database.
+
+    PostgreSQL keeps the zone (``timestamptz``); SQLite has no datetime type and SQLAlchemy
+    stores the text without it, so there an aware value is stored as naive UTC and read back
+    as UTC. The schema is that of ``DateTime(timezone=True)`` (migrations write it so).
+    """
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is not None and value.tzinfo is not None and dialect.name == "sqlite":
+            return value.astimezone(UTC).replace(tzinfo=None)
+        return value
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> datetime | None:
+        if isinstance(value, datetime) and value.tzinfo is None and dialect.name == "sqlite":
+            return value.replace(tzinfo=UTC)
+        return value  # type: ignore[no-any-return]
 
 
 class Model(DeclarativeBase):
@@ -61,8 +85,8 @@ class TimestampMixin:
     """``created_at`` and ``updated_at`` columns (timezone-aware, UTC), kept by SQLAlchemy."""
 
     created_at: Mapped[datetime] = mapped_column(
-        DateTime(timezone=True), default=_utcnow, server_default=func.now()
+        UTCDateTime(), default=_utcnow, server_default=func.now()
     )
     updated_at: Mapped[datetime] = mapped_column(
-        DateTime(timezone=True), default=_utcnow, onupdate=_utcnow, server_default=func.now()
+        UTCDateTime(), default=_utcnow, onupdate=_utcnow, server_default=func.now()
     )
