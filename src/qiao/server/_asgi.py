@@ -116,9 +116,10 @@ async def asgi_handler(protocol: HTTPProtocol, exchange: Exchange) -> None:
         protocol.write(error_response(500, "The app failed", exchange.keep_alive))
         exchange.finish()
         return
-    if cycle.pending is not None and not exchange.disconnected:  # a start, then no body
+    gone = exchange.disconnected or isinstance(exchange.body_error, ClientGone)
+    if cycle.pending is not None and not gone:  # a start, then no body
         exchange.start(cycle.pending[0], cycle.pending[1], b"", False)
-    if not exchange.response_started and not exchange.disconnected:
+    if not exchange.response_started and not gone:
         logger.error(
             "ASGI app returned without a response for %s %s", exchange.method, exchange.path
         )

@@ -18,6 +18,7 @@ from urllib.parse import unquote_to_bytes
 import httptools
 
 from qiao._status import status_line
+from qiao.http.exceptions import HTTPException
 from qiao.server._exchange import BODY_HIGH_WATER, ClientGone, Exchange, date_header, too_large
 
 if TYPE_CHECKING:
@@ -435,7 +436,11 @@ class HTTPProtocol(asyncio.Protocol):
         if self.closed:
             return
         if self.current is not None and not self.current.finished:
-            # NOTE: an answer is being written; a refusal now would interleave with it.
+            # NOTE: an answer is being written; a refusal now would interleave with it. A body
+            # that broke off (a bad chunk) fails its reader, which answers with the refusal.
+            parsing = self.parsing
+            if parsing is not None and not parsing.complete and parsing.body_error is None:
+                parsing.fail(HTTPException(status, reason))
             self.current.keep_alive = False
             self.pipeline.clear()
             self._pause_reading()

@@ -37,7 +37,7 @@ def http_scope(protocol: HTTPProtocol, exchange: Exchange, kind: str = "http") -
         "scheme": exchange.scheme if kind == "http" else _ws_scheme(exchange.scheme),
         "root_path": root_path,
         "path": _full_path(root_path, exchange.path),
-        "raw_path": exchange.raw_path,
+        "raw_path": _full_raw_path(root_path, exchange),
         "query_string": exchange.query,
         "headers": [(name.lower(), value) for name, value in exchange.headers],
         "state": dict(state.lifespan_state),
@@ -52,6 +52,13 @@ def _full_path(root_path: str, path: str) -> str:
     if not root_path or under_root(root_path, path) is not None:
         return path
     return root_path + path
+
+
+def _full_raw_path(root_path: str, exchange: Exchange) -> bytes:
+    # NOTE: raw_path agrees with path: both carry the root path, or neither had to gain it.
+    if not root_path or under_root(root_path, exchange.path) is not None:
+        return exchange.raw_path
+    return root_path.encode("utf-8") + exchange.raw_path
 
 
 def _ws_scheme(scheme: str) -> str:

@@ -70,6 +70,7 @@ class WebSocketProtocol(asyncio.Protocol):
         self.transport: asyncio.Transport = None  # type: ignore[assignment]
         self.queue: asyncio.Queue[Message] = asyncio.Queue()
         self.request: Any = None
+        self.response: Any = None  # the 101 websockets prepared, sent on accept
         self.accepted = False
         self.closed = False  # the transport is gone
         self.close_sent = False
@@ -113,6 +114,7 @@ class WebSocketProtocol(asyncio.Protocol):
         self._flush()
         if self.conn.parser_exc is not None and not self.closed:
             close = self.conn.close_sent
+            self.close_sent = True
             self._disconnect(close.code if close is not None else 1002)
             self.transport.close()
 
@@ -139,6 +141,14 @@ class WebSocketProtocol(asyncio.Protocol):
         for event in self.conn.events_received():
             if isinstance(event, Request):
                 self.request = event
+                self.response = self.conn.accept(event)
+                if self.response.status_code != 101:
+                    # websockets found the handshake invalid: answer it, never call the app
+                    self.conn.send_response(self.response)
+                    self.close_sent = True
+                    self._flush()
+                    self.transport.close()
+                    return
                 self.queue.put_nowait({"type": "websocket.connect"})
                 self.task = self.loop.create_task(self._run())
                 continue
@@ -242,14 +252,18 @@ class WebSocketProtocol(asyncio.Protocol):
                 logger.debug("Websocket app stopped by the close: %r", exc)
                 return
             logger.exception("Exception in ASGI websocket app for %s", self.scope["path"])
+            if self.close_sent or self.closed:
+                return
             if not self.accepted and not self.http_response_started:
                 self._reject(500, b"")
-            elif not self.close_sent:
+            else:
                 self._fail(1011, "")
             return
-        if not self.accepted and not self.http_response_started and not self.closed:
+        if self.close_sent or self.closed:
+            return
+        if not self.accepted and not self.http_response_started:
             self._reject(500, b"")
-        elif not self.close_sent and not self.closed:
+        else:
             self.close_sent = True
             self.conn.send_close(1000)
             self._flush()
@@ -312,13 +326,7 @@ class WebSocketProtocol(asyncio.Protocol):
             raise RuntimeError(f"ASGI websocket app sent {kind!r} before accepting.")
 
     def _accept(self, message: Message) -> None:
-        response = self.conn.accept(self.request)
-        if response.status_code != 101:  # websockets found the handshake invalid
-            self.conn.send_response(response)
-            self._flush()
-            self._disconnect(1006)
-            self.transport.close()
-            return
+        response = self.response
         subprotocol = message.get("subprotocol")
         if subprotocol:
             response.headers["Sec-WebSocket-Protocol"] = subprotocol
@@ -330,11 +338,15 @@ class WebSocketProtocol(asyncio.Protocol):
         self._schedule_ping()
 
     def _reject(self, status: int, body: bytes, headers: Any = ()) -> None:
-        if self.closed:
+        if self.closed or self.close_sent:
             return
         response = self.conn.reject(status, body.decode("utf-8", "replace"))
-        for name, value in headers:
-            response.headers[name.decode("latin-1")] = value.decode("latin-1")
+        pairs = [(n.decode("latin-1"), v.decode("latin-1")) for n, v in headers]
+        for name in {name.lower() for name, _ in pairs}:
+            if name in response.headers:  # the app's headers replace websockets' defaults
+                del response.headers[name]
+        for name, value in pairs:
+            response.headers[name] = value
         self.conn.send_response(response)
         self._flush()
         self.close_sent = True
