@@ -157,8 +157,8 @@ class Lifespan:
             raise RuntimeError(f"The app's start-up failed: {self.failed}")
 
     async def shutdown(self) -> None:
-        if self.task is None or self.unsupported:
-            return
+        if self.task is None or self.unsupported or self.task.done():
+            return  # never started, or the app's lifespan already ended (a failed start-up)
         await self.receive_queue.put({"type": "lifespan.shutdown"})
         await self.stopped.wait()
         if self.failed is not None:
