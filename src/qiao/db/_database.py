@@ -39,6 +39,7 @@ except ImportError as exc:  # pragma: no cover - depends on the install
 from qiao.db._engines import LoopEngines
 from qiao.db._on_commit import QiaoSession, arun_ready, managed, run_ready
 from qiao.db._settings import async_url, check_settings, resolve_url, sqlite_folder
+from qiao.db._sqlite import RESET_OPTION, sqlite_transactions
 
 if TYPE_CHECKING:
     from qiao.app import App
@@ -153,7 +154,19 @@ class Database(Extension):
                 pool_recycle=self.setting("DATABASE_POOL_RECYCLE"),
             )
         options.update(self.setting("DATABASE_ENGINE_OPTIONS") or {})
+        if url.get_backend_name() == "sqlite" and RESET_OPTION not in options:
+            # PERF: the battery's own reset on return (``_sqlite``) replaces the pool's.
+            options[RESET_OPTION] = None
+            options[_OWN_RESET] = True
         return options
+
+    def _create(self, url: URL, create: Callable[..., Any]) -> Any:
+        """``create(url, **options)`` (an engine or async engine), then ``_prepare`` it."""
+        options = self._engine_options(url)
+        own_reset = bool(options.pop(_OWN_RESET, False))
+        engine = create(url, **options)
+        self._prepare(getattr(engine, "sync_engine", engine), own_reset)
+        return engine
 
     def _configured(self) -> None:
         if not hasattr(self, "url"):
@@ -175,9 +188,7 @@ class Database(Extension):
             with self._lock:
                 if self._engine is None:
                     self._make_sqlite_folder(self.url)
-                    engine = create_engine(self.url, **self._engine_options(self.url))
-                    self._prepare(engine)
-                    self._engine = engine
+                    self._engine = self._create(self.url, create_engine)
         return self._engine
 
     @property
@@ -214,13 +225,13 @@ class Database(Extension):
 
     def _make_async_engine(self) -> AsyncEngine:
         self._make_sqlite_folder(self.async_url)
-        engine = create_async_engine(self.async_url, **self._engine_options(self.async_url))
-        self._prepare(engine.sync_engine)
+        engine: AsyncEngine = self._create(self.async_url, create_async_engine)
         return engine
 
-    def _prepare(self, engine: Engine) -> None:
+    def _prepare(self, engine: Engine, own_reset: bool = False) -> None:
         event.listen(engine, "handle_error", self._explain_connect_error)
-        _sqlite_transactions(engine)
+        if engine.dialect.name == "sqlite":
+            sqlite_transactions(engine, reset=own_reset)
         for hook in self._engine_hooks:
             hook(engine)
 
@@ -448,6 +459,9 @@ def _finish(session: Session, response: Response, failed: bool, streaming: bool)
 
 
 _HANDLED = "_qiao_db_handled"
+#: An ``_engine_options`` key (removed before ``create_engine``): the battery resets SQLite
+#: connections on return itself.
+_OWN_RESET = "_qiao_own_reset"
 
 
 async def _close_all(request: Request) -> None:
@@ -477,19 +491,3 @@ async def _finish_in_thread(
 ) -> None:
     loop = asyncio.get_running_loop()
     await loop.run_in_executor(request.app.executor, _finish, session, response, failed, streaming)
-
-
-def _sqlite_transactions(engine: Engine) -> None:
-    """SQLAlchemy's recipe for real SQLite transactions: the driver's own transaction handling
-    off, ``BEGIN`` sent by SQLAlchemy. Without it, a savepoint that comes first is committed by
-    its ``RELEASE`` and survives the request's rollback."""
-    if engine.dialect.name != "sqlite":
-        return
-
-    @event.listens_for(engine, "connect")
-    def _no_driver_transactions(dbapi_connection: Any, record: Any) -> None:
-        dbapi_connection.isolation_level = None
-
-    @event.listens_for(engine, "begin")
-    def _begin(connection: Any) -> None:
-        connection.exec_driver_sql("BEGIN")
