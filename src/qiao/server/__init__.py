@@ -7,6 +7,8 @@ serve_async(app)`` (or ``Server``) inside a running event loop. See docs/server.
 from __future__ import annotations
 
 import asyncio
+import logging
+import os
 import sys
 from typing import Any
 
@@ -36,7 +38,7 @@ def serve(app: Any, **options: Any) -> None:
         OSError: the address cannot be listened on.
     """
     config = _config_for(app, options)
-    if config.workers > 1:
+    if config.workers > 1 or config.max_requests:
         from qiao.server._workers import Supervisor
 
         sockets = bind_sockets(config)
@@ -47,8 +49,19 @@ def serve(app: Any, **options: Any) -> None:
 def run_worker(app: Any, config: ServerConfig, sockets: Any) -> None:
     """Run one server process to completion on the best event loop available."""
     factory = _loop_factory(config.loop)
+    server = Server(app, config, sockets)
     with asyncio.Runner(loop_factory=factory) as runner:
-        runner.run(Server(app, config, sockets).serve())
+        runner.run(server.serve())
+    if server.forced:
+        # NOTE: a sync view still running in a thread would keep the process alive past
+        # timeout_graceful (Python joins its worker threads at exit): leave now.
+        logging.getLogger("qiao.server").warning(
+            "Requests still running after timeout_graceful were abandoned."
+        )
+        logging.shutdown()
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(0)
 
 
 def _loop_factory(choice: str) -> Any:

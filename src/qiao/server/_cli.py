@@ -7,6 +7,7 @@ import importlib
 import inspect
 import logging
 import os
+import signal
 import subprocess
 import sys
 from typing import Any
@@ -74,6 +75,8 @@ def load_target(target: str, factory: bool) -> Any:
         app = getattr(module, attr or "app")
     except (ImportError, AttributeError) as exc:
         raise SystemExit(f"qiao: cannot load app {target!r}: {exc}") from None
+    except Exception as exc:  # NOTE: an error in the user's module (SyntaxError is one too)
+        raise SystemExit(f"qiao: cannot load app {target!r}: {type(exc).__name__}: {exc}") from None
     if factory or (inspect.isfunction(app) and _no_required_parameters(app)):
         app = app()
     if not callable(app) and not isinstance(app, App):
@@ -91,6 +94,7 @@ def _no_required_parameters(func: Any) -> bool:
 def cmd_serve(args: argparse.Namespace) -> int:
     from qiao.app import App
     from qiao.cli import find_app
+    from qiao.http.exceptions import ImproperlyConfigured
     from qiao.server import ServerConfig, serve
     from qiao.server._serve import BootError, bind_sockets
 
@@ -108,7 +112,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         ]
     try:
         config = ServerConfig.build(app.config if isinstance(app, App) else None, **options)
-        if config.workers > 1 and target:
+        if (config.workers > 1 or config.max_requests) and target:
             from qiao.server._workers import Supervisor
 
             spec = {
@@ -119,6 +123,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
             }
             return Supervisor(app, config, bind_sockets(config), spec).run()
         serve(app, **options)
+    except ImproperlyConfigured as exc:
+        raise SystemExit(f"qiao: {exc}") from None
     except BootError as exc:
         raise SystemExit(f"qiao: the server could not start: {exc}") from None
     except OSError as exc:
@@ -146,8 +152,26 @@ def cmd_run(args: argparse.Namespace) -> int:
     ]
     if os.environ.get("QIAO_DEBUG", "true").lower() not in ("0", "false", "no"):
         command.append("--debug")
-    if not args.reload:
-        return subprocess.call(command)  # noqa: S603 - our own interpreter and arguments
+    previous = signal.signal(signal.SIGTERM, _raise_interrupt)  # SIGTERM stops the child too
+    try:
+        return _run_child(command, args.reload, target, args)
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def _raise_interrupt(signum: int, frame: Any) -> None:
+    raise KeyboardInterrupt
+
+
+def _run_child(command: list[str], reload: bool, target: str, args: argparse.Namespace) -> int:
+    if not reload:
+        child = subprocess.Popen(command)  # noqa: S603 - our own interpreter and arguments
+        try:
+            return child.wait()
+        except KeyboardInterrupt:
+            return 0
+        finally:
+            _stop(child)
     try:
         import watchfiles
     except ImportError:

@@ -16,6 +16,12 @@ from qiao.http.exceptions import ImproperlyConfigured
 __all__ = ["ServerConfig"]
 
 Interface = Literal["auto", "native", "asgi", "wsgi"]
+#: The settings that take one of a few words.
+_CHOICES: dict[str, tuple[str, ...]] = {
+    "interface": ("auto", "native", "asgi", "wsgi"),
+    "loop": ("auto", "asyncio", "uvloop"),
+    "lifespan": ("auto", "on", "off"),
+}
 
 
 @dataclass(slots=True)
@@ -85,42 +91,72 @@ class ServerConfig:
                 raise ImproperlyConfigured(f"qiao.E601: unknown server setting {name!r}.")
             if value is not None:
                 values[name] = value
+        ips = values.get("forwarded_allow_ips")
+        if isinstance(ips, str):  # "10.0.0.1, 10.0.0.2" from the environment or a flag
+            values["forwarded_allow_ips"] = [ip.strip() for ip in ips.split(",") if ip.strip()]
         config = cls(**values)
         config.check()
         return config
 
     def check(self) -> None:
         """Raise ``ImproperlyConfigured`` (``qiao.E601``) for the first bad value."""
+        self._check_types()
+        if self.workers < 1 or self.wsgi_threads < 1 or self.limit_concurrency < 1:
+            raise ImproperlyConfigured(
+                "qiao.E601: workers, wsgi_threads and limit_concurrency must be at least 1."
+            )
+        if self.port > 65535:
+            raise ImproperlyConfigured(f"qiao.E601: port must be 0 to 65535, got {self.port}.")
+        for name, allowed in _CHOICES.items():
+            value = getattr(self, name)
+            if value not in allowed:
+                raise ImproperlyConfigured(
+                    f"qiao.E601: server setting {name} (SERVER_{name.upper()}) must be one of "
+                    f"{', '.join(allowed)}; got {value!r}."
+                )
+        self._check_addresses()
+
+    def _check_types(self) -> None:
         for f in dataclasses.fields(self):
             value = getattr(self, f.name)
             default = f.default if f.default is not dataclasses.MISSING else None
             if isinstance(default, bool):
                 ok = isinstance(value, bool)
-            elif isinstance(default, int):
+            elif isinstance(default, int) and f.name != "fd":
                 ok = isinstance(value, int) and not isinstance(value, bool) and value >= 0
             elif isinstance(default, float):
                 ok = isinstance(value, int | float) and not isinstance(value, bool) and value >= 0
+            elif isinstance(default, str):
+                ok = isinstance(value, str)
+            elif f.name in ("uds", "fd"):  # None, or a path / a descriptor
+                kind = str if f.name == "uds" else int
+                ok = value is None or (isinstance(value, kind) and not isinstance(value, bool))
             else:
                 ok = True
             if not ok:
+                kind_name = type(default).__name__ if default is not None else "value"
                 raise ImproperlyConfigured(
                     f"qiao.E601: server setting {f.name} (SERVER_{f.name.upper()}) must be a "
-                    f"non-negative {type(default).__name__}, got {value!r}."
+                    f"non-negative {kind_name}, got {value!r}."
+                    if kind_name in ("int", "float")
+                    else f"qiao.E601: server setting {f.name} (SERVER_{f.name.upper()}) must be "
+                    f"a {kind_name}, got {value!r}."
                 )
-        if self.workers < 1 or self.wsgi_threads < 1 or self.limit_concurrency < 1:
+
+    def _check_addresses(self) -> None:
+        if not isinstance(self.forwarded_allow_ips, list | tuple):
             raise ImproperlyConfigured(
-                "qiao.E601: workers, wsgi_threads and limit_concurrency must be at least 1."
-            )
-        if self.interface not in ("auto", "native", "asgi", "wsgi"):
-            raise ImproperlyConfigured(
-                f"qiao.E601: interface must be auto, native, asgi or wsgi, got {self.interface!r}."
+                "qiao.E601: forwarded_allow_ips (SERVER_FORWARDED_ALLOW_IPS) must be a list of "
+                f"addresses or a comma-separated string, got {self.forwarded_allow_ips!r}."
             )
         for address in self.forwarded_allow_ips:
-            if address != "*":
-                try:
-                    ipaddress.ip_network(address, strict=False)
-                except ValueError:
-                    raise ImproperlyConfigured(
-                        f"qiao.E601: forwarded_allow_ips has {address!r}, which is not an IP "
-                        "address or network; use addresses, CIDR networks or '*'."
-                    ) from None
+            if address == "*":
+                continue
+            try:
+                ipaddress.ip_network(address, strict=False)
+            except (ValueError, TypeError):
+                raise ImproperlyConfigured(
+                    f"qiao.E601: forwarded_allow_ips (SERVER_FORWARDED_ALLOW_IPS) has "
+                    f"{address!r}, which is not an IP address or network; use addresses, "
+                    "CIDR networks or '*'."
+                ) from None

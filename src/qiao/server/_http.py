@@ -132,7 +132,10 @@ class HTTPProtocol(asyncio.Protocol):
             self.server = (str(sock[0]), int(sock[1]))
         if transport.get_extra_info("sslcontext") is not None:
             self.scheme = "https"
-        if len(state.connections) >= self.config.limit_concurrency or state.stopping:
+        # NOTE: a connection accepted while the server stops is still answered (once, with
+        # Connection: close): with shared sockets, refusing it would fail a request that
+        # another worker could have taken.
+        if len(state.connections) >= self.config.limit_concurrency:
             self.transport.write(error_response(503, "The server is at its connection limit"))
             self.transport.close()
             self.closed = True
@@ -425,11 +428,15 @@ class HTTPProtocol(asyncio.Protocol):
             self.transport.close()
 
     def shutdown(self) -> None:
-        """The server stops: close now if idle, else after the response in flight."""
-        if self.current is None:
-            self.close()
-        else:
+        """The server stops: close an idle keep-alive connection now, and others after the
+        response in flight. A connection that has sent nothing yet gets a moment to send its
+        request (it was accepted to be answered)."""
+        if self.current is not None:
             self.current.keep_alive = False
+        elif self.requests == 0 and self.phase == _IDLE:
+            self._set_timer(min(1.0, self.config.timeout_header), self.close)
+        elif self.phase == _IDLE:
+            self.close()
 
     # -- refusals, timeouts, upgrades -----------------------------------------------------------
     def _refuse(self, status: int, reason: str) -> None:

@@ -209,6 +209,8 @@ class Server:
         self._ticker: asyncio.TimerHandle | None = None
         self._tick_interval = 1.0
         self._owns_sockets = False
+        #: The graceful timeout ended requests still in flight (their threads may live on).
+        self.forced = False
 
     @property
     def addresses(self) -> list[Any]:
@@ -279,18 +281,19 @@ class Server:
         state = self.state
         if state is None:
             return
-        state.stopping = True
-        if self._ticker is not None:
-            self._ticker.cancel()
-            self._ticker = None
         for server in self.servers:
             server.close()
+        state.stopping = True
         for connection in list(state.connections):
             connection.shutdown()
         loop = asyncio.get_running_loop()
         deadline = loop.time() + self.config.timeout_graceful
         while state.connections and loop.time() < deadline:
             await asyncio.sleep(0.05)
+        if self._ticker is not None:
+            self._ticker.cancel()
+            self._ticker = None
+        self.forced = bool(state.connections)
         for connection in list(state.connections):
             if connection.task is not None:
                 connection.task.cancel()

@@ -121,6 +121,10 @@ class Supervisor:
         for pid in list(self.workers):
             with contextlib.suppress(ProcessLookupError):
                 os.kill(pid, signal.SIGTERM)
+        # NOTE: close our copy of the listening sockets too, so that once the workers have
+        # closed theirs, new connections are refused at once instead of waiting in the backlog.
+        for sock in self.sockets:
+            sock.close()
 
     def reload(self) -> None:
         """Replace the workers one at a time: start a new one, then stop an old one."""
