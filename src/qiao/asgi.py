@@ -271,11 +271,8 @@ async def _send_stream(
             finally:
                 # NOTE: a generator cannot be closed while next() runs in a worker thread; wait
                 # for the chunk in flight, then close it (its finally blocks run now, not at GC).
-                if pending is not None:
-                    await asyncio.wait({pending})
-                close = getattr(iterator, "close", None)
-                if close is not None:
-                    await run_in_thread(app.executor, close)
+                # Shielded: the cancel that stops the stream must not cancel the close job too.
+                await asyncio.shield(_close_iterator(app, iterator, pending))
         await send({"type": "http.response.body", "body": b""})
 
     producer = asyncio.ensure_future(produce())
@@ -292,6 +289,14 @@ async def _send_stream(
                 await aclose()
     if producer.done() and not producer.cancelled():
         producer.result()  # re-raise a failure of the iterator for the server to log
+
+
+async def _close_iterator(app: App, iterator: Any, pending: asyncio.Future[Any] | None) -> None:
+    if pending is not None:
+        await asyncio.wait({pending})
+    close = getattr(iterator, "close", None)
+    if close is not None:
+        await run_in_thread(app.executor, close)
 
 
 async def _send_file(

@@ -10,7 +10,7 @@ import logging
 from typing import TYPE_CHECKING, Any
 
 from qiao.http.exceptions import HTTPException
-from qiao.server._exchange import BodyTimeout, ClientGone, Exchange
+from qiao.server._exchange import ClientGone, Exchange
 from qiao.server._http import error_response
 from qiao.server._native import send_path
 from qiao.server._scope import ASGI_VERSION, http_scope
@@ -47,7 +47,7 @@ class _Cycle:
             return _DISCONNECT
         try:
             chunk = await exchange.read()
-        except (ClientGone, BodyTimeout):
+        except ClientGone:
             return _DISCONNECT
         except HTTPException as exc:  # the body passed max_body_size: refuse it ourselves
             if not exchange.response_started:

@@ -165,6 +165,7 @@ class Exchange:
 
     def fail(self, error: HTTPException) -> None:
         self.body_error = error
+        self.keep_alive = False  # the rest of the body cannot be told from a next request
         self.chunks.clear()
         self.buffered = 0
         self._wake()

@@ -33,6 +33,7 @@ Handler = Callable[["HTTPProtocol", Exchange], Coroutine[Any, Any, None]]
 REASON_MALFORMED = "Malformed request"
 REASON_HOST_MISSING = "HTTP/1.1 requests need one Host header"
 REASON_HOST_TWICE = "More than one Host header"
+REASON_HOST_INVALID = "The Host header is not a host and port"
 REASON_HOST_MISMATCH = "The absolute-form target disagrees with the Host header"
 REASON_TARGET = "Unsupported request target form"
 REASON_PATH_ENCODING = "The request path is not valid UTF-8"
@@ -46,6 +47,9 @@ REASON_HEAD_TIMEOUT = "The request head did not arrive in time"
 REASON_UPGRADE_BODY = "An Upgrade request cannot have a chunked body or follow pipelined requests"
 
 _IDLE, _HEAD, _BUSY = 0, 1, 2
+_OWS = b" \t"
+#: A Host header's value (RFC 9110 7.2, RFC 3986 3.2.2): a reg-name, IPv4 or [IPv6], a port.
+_HOST = re.compile(rb"(?:\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9\-._~%!$&'()*+,;=]*)(?::[0-9]*)?")
 _CHUNKED = re.compile(rb"[ \t]*chunked[ \t]*", re.IGNORECASE)
 
 
@@ -119,6 +123,9 @@ class HTTPProtocol(asyncio.Protocol):
         self.upgraded = False
         self.upgrading: Exchange | None = None  # a websocket handshake waiting for llhttp
         self.raw_body_left = 0
+        self.parsed_head = 0
+        self.eof = False  # the client closed its side: close ours after the last answer
+        self.refusal: tuple[int, str] | None = None  # answer this after the requests before it
 
     # -- connection events ----------------------------------------------------------------------
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
@@ -162,6 +169,8 @@ class HTTPProtocol(asyncio.Protocol):
 
     def resume_writing(self) -> None:
         self.write_paused = False
+        if self.on_deadline == self._write_stalled and self.deadline:
+            self._set_timer(self.config.timeout_keep_alive, self._idle_timeout)
         for waiter in self.drain_waiters:
             if not waiter.done():
                 waiter.set_result(None)
@@ -170,6 +179,7 @@ class HTTPProtocol(asyncio.Protocol):
     def eof_received(self) -> bool | None:
         # NOTE: a half-closed client may still read the answers it asked for; keep writing.
         # But a body still arriving never will: its reader must not wait for timeout_body.
+        self.eof = True
         parsing = self.parsing
         if parsing is not None and not parsing.complete and parsing.body_error is None:
             parsing.fail(ClientGone("The client closed its side before sending the whole body."))
@@ -209,6 +219,9 @@ class HTTPProtocol(asyncio.Protocol):
     def on_message_begin(self) -> None:
         self.url = b""
         self.headers = []
+        self.parsed_head = 0
+        if self.phase == _IDLE:  # a pipelined request that began inside an earlier read
+            self.phase = _HEAD
 
     def on_url(self, url: bytes) -> None:
         self.url += url
@@ -216,10 +229,17 @@ class HTTPProtocol(asyncio.Protocol):
             raise _Refused(414, REASON_LINE)
 
     def on_header(self, name: bytes, value: bytes) -> None:
+        if value and value[-1] in _OWS:  # RFC 9110 5.5: trailing whitespace is not the value
+            value = value.rstrip(b" \t")
         headers = self.headers
         headers.append((name, value))
         if len(headers) > self.config.max_header_count:
             raise _Refused(431, REASON_HEADER_COUNT)
+        # NOTE: data_received counts bytes as they arrive; this counts the head parsed so far,
+        # which catches a pipelined head that arrived in the same read as the request before.
+        self.parsed_head += len(name) + len(value) + 4
+        if self.parsed_head + len(self.url) > self.config.max_header_size:
+            raise _Refused(431, REASON_HEAD)
 
     def on_headers_complete(self) -> None:
         parser = self.parser
@@ -241,7 +261,11 @@ class HTTPProtocol(asyncio.Protocol):
             self.headers,
             parser.should_keep_alive(),
         )
-        exchange.expect_continue = expect_continue
+        # RFC 9110 10.1.1: never a 100 to an HTTP/1.0 client. RFC 9112 6.1: a chunked HTTP/1.0
+        # message cannot be framed reliably: close after it.
+        exchange.expect_continue = expect_continue and version == "1.1"
+        if version == "1.0" and exchange.header(b"transfer-encoding") is not None:
+            exchange.keep_alive = False
         if self.proxy_trusted:
             self.state.apply_proxy_headers(exchange)
         self.parsing = exchange
@@ -275,6 +299,8 @@ class HTTPProtocol(asyncio.Protocol):
             if size == 4 and name.lower() == b"host":
                 if host is not None:
                     raise _Refused(400, REASON_HOST_TWICE)
+                if not _HOST.fullmatch(value):
+                    raise _Refused(400, REASON_HOST_INVALID)
                 host = value
             elif size == 6 and name.lower() == b"expect":
                 expect_continue = value.lower() == b"100-continue"
@@ -371,8 +397,17 @@ class HTTPProtocol(asyncio.Protocol):
             self._start(self.pipeline.popleft())
             self._resume_reading()
             return
+        if self.refusal is not None:  # a broken request after the ones just answered
+            self.transport.write(error_response(*self.refusal))
+            self.close()
+            return
+        if self.eof and self.phase == _IDLE:  # the client sends nothing more
+            self.close()
+            return
         self._resume_reading()
-        if self.phase == _IDLE:
+        if self.write_paused:  # PERF note: a big body still queued: the client must read it
+            self._set_timer(self.config.timeout_write, self._write_stalled)
+        elif self.phase == _IDLE:
             self._set_timer(self.config.timeout_keep_alive, self._idle_timeout)
         elif self.phase == _HEAD:
             self._set_timer(self.config.timeout_header, self._head_timeout)
@@ -426,6 +461,16 @@ class HTTPProtocol(asyncio.Protocol):
             self.closed = True
             self._cancel_timer()
             self.transport.close()
+            if self.transport.get_write_buffer_size():
+                # NOTE: close() waits to flush; a client that never reads would hold the
+                # connection (and its buffer) for ever.
+                self._set_timer(self.config.timeout_write, self.transport.abort)
+
+    def _write_stalled(self) -> None:
+        if self.write_paused and not self.closed:
+            logger.info("Client %s stopped reading the response; closing.", self.client)
+            self.closed = True
+            self.transport.abort()
 
     def shutdown(self) -> None:
         """The server stops: close an idle keep-alive connection now, and others after the
@@ -447,9 +492,9 @@ class HTTPProtocol(asyncio.Protocol):
             # that broke off (a bad chunk) fails its reader, which answers with the refusal.
             parsing = self.parsing
             if parsing is not None and not parsing.complete and parsing.body_error is None:
-                parsing.fail(HTTPException(status, reason))
-            self.current.keep_alive = False
-            self.pipeline.clear()
+                parsing.fail(HTTPException(status, reason))  # its reader answers with it
+            else:
+                self.refusal = (status, reason)  # a new head broke: answered in its turn
             self._pause_reading()
             return
         self.transport.write(error_response(status, reason))
@@ -522,7 +567,7 @@ class HTTPProtocol(asyncio.Protocol):
             self.transport.pause_reading()
 
     def _resume_reading(self) -> None:
-        if self.read_paused and not self.closed:
+        if self.read_paused and not self.closed and self.refusal is None:
             parsing = self.parsing
             if parsing is not None and parsing.buffered > BODY_HIGH_WATER:
                 return
