@@ -11,8 +11,8 @@ from typing import TYPE_CHECKING, Any
 
 from qiao.http.exceptions import HTTPException
 from qiao.server._exchange import ClientGone, Exchange
-from qiao.server._http import error_response
 from qiao.server._native import send_path
+from qiao.server._refusals import error_response
 from qiao.server._scope import ASGI_VERSION, http_scope
 
 if TYPE_CHECKING:

@@ -9,84 +9,47 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import re
 from collections import deque
 from collections.abc import Callable, Coroutine
 from typing import TYPE_CHECKING, Any
-from urllib.parse import unquote_to_bytes
 
 import httptools
 
-from qiao._status import status_line
 from qiao.http.exceptions import HTTPException
 from qiao.server._exchange import BODY_HIGH_WATER, ClientGone, Exchange, date_header, too_large
+from qiao.server._refusals import (
+    CHUNKED,
+    HOST,
+    REASON_HEAD,
+    REASON_HEAD_TIMEOUT,
+    REASON_HEADER_COUNT,
+    REASON_HOST_INVALID,
+    REASON_HOST_MISMATCH,
+    REASON_HOST_MISSING,
+    REASON_HOST_TWICE,
+    REASON_LINE,
+    REASON_MALFORMED,
+    REASON_TARGET,
+    REASON_TLS,
+    REASON_TRANSFER_CODING,
+    REASON_UPGRADE_BODY,
+    REASON_VERSION,
+    Refused,
+    decode_path,
+    error_response,
+    is_websocket,
+)
 
 if TYPE_CHECKING:
     from qiao.server._serve import ServerState
 
-__all__ = ["HTTPProtocol", "error_response"]
+__all__ = ["HTTPProtocol"]
 
 logger = logging.getLogger("qiao.server")
 Handler = Callable[["HTTPProtocol", Exchange], Coroutine[Any, Any, None]]
 
-#: The reasons a request is refused before any app sees it (protocol behaviour as data).
-REASON_MALFORMED = "Malformed request"
-REASON_HOST_MISSING = "HTTP/1.1 requests need one Host header"
-REASON_HOST_TWICE = "More than one Host header"
-REASON_HOST_INVALID = "The Host header is not a host and port"
-REASON_HOST_MISMATCH = "The absolute-form target disagrees with the Host header"
-REASON_TARGET = "Unsupported request target form"
-REASON_PATH_ENCODING = "The request path is not valid UTF-8"
-REASON_TLS = "This port speaks plain HTTP, not TLS"
-REASON_TRANSFER_CODING = "Only the chunked transfer coding is supported"
-REASON_VERSION = "HTTP version not supported"
-REASON_LINE = "Request line too long"
-REASON_HEAD = "Request headers too large"
-REASON_HEADER_COUNT = "Too many request headers"
-REASON_HEAD_TIMEOUT = "The request head did not arrive in time"
-REASON_UPGRADE_BODY = "An Upgrade request cannot have a chunked body or follow pipelined requests"
-
 _IDLE, _HEAD, _BUSY = 0, 1, 2
 _OWS = b" \t"
-#: A Host header's value (RFC 9110 7.2, RFC 3986 3.2.2): a reg-name, IPv4 or [IPv6], a port.
-_HOST = re.compile(rb"(?:\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9\-._~%!$&'()*+,;=]*)(?::[0-9]*)?")
-_CHUNKED = re.compile(rb"[ \t]*chunked[ \t]*", re.IGNORECASE)
-
-
-def _decode_path(raw_path: bytes) -> str:
-    """The percent-decoded path, strictly UTF-8 (``/%ff`` is a 400, not a U+FFFD)."""
-    if b"%" not in raw_path and raw_path.isascii():
-        return raw_path.decode("ascii")
-    try:
-        return unquote_to_bytes(raw_path).decode("utf-8")
-    except UnicodeDecodeError:
-        raise _Refused(400, REASON_PATH_ENCODING) from None
-
-
-def _is_websocket(exchange: Exchange) -> bool:
-    upgrade = exchange.header(b"upgrade")
-    return exchange.method == "GET" and upgrade is not None and upgrade.lower() == b"websocket"
-
-
-class _Refused(Exception):
-    """Raised inside a parser callback to stop parsing and answer ``status``."""
-
-    def __init__(self, status: int, reason: str) -> None:
-        super().__init__(reason)
-        self.status = status
-        self.reason = reason
-
-
-def error_response(status: int, reason: str, keep_alive: bool = False) -> bytes:
-    """A complete plain-text error response, with ``Connection: close`` unless ``keep_alive``."""
-    body = f"{status_line(status)}: {reason}\n".encode()
-    head = (
-        f"HTTP/1.1 {status_line(status)}\r\ncontent-type: text/plain; charset=utf-8\r\n"
-        f"content-length: {len(body)}\r\n"
-    )
-    if not keep_alive:
-        head += "connection: close\r\n"
-    return head.encode("latin-1") + date_header() + b"server: qiao\r\n\r\n" + body
 
 
 class HTTPProtocol(asyncio.Protocol):
@@ -226,7 +189,7 @@ class HTTPProtocol(asyncio.Protocol):
     def on_url(self, url: bytes) -> None:
         self.url += url
         if len(self.url) > self.config.max_request_line:
-            raise _Refused(414, REASON_LINE)
+            raise Refused(414, REASON_LINE)
 
     def on_header(self, name: bytes, value: bytes) -> None:
         if value and value[-1] in _OWS:  # RFC 9110 5.5: trailing whitespace is not the value
@@ -234,28 +197,28 @@ class HTTPProtocol(asyncio.Protocol):
         headers = self.headers
         headers.append((name, value))
         if len(headers) > self.config.max_header_count:
-            raise _Refused(431, REASON_HEADER_COUNT)
+            raise Refused(431, REASON_HEADER_COUNT)
         # NOTE: data_received counts bytes as they arrive; this counts the head parsed so far,
         # which catches a pipelined head that arrived in the same read as the request before.
         self.parsed_head += len(name) + len(value) + 4
         if self.parsed_head + len(self.url) > self.config.max_header_size:
-            raise _Refused(431, REASON_HEAD)
+            raise Refused(431, REASON_HEAD)
 
     def on_headers_complete(self) -> None:
         parser = self.parser
         version = parser.get_http_version()
         if version != "1.1" and version != "1.0":
-            raise _Refused(505, REASON_VERSION)
+            raise Refused(505, REASON_VERSION)
         method = parser.get_method().decode("ascii")
         host, expect_continue = self._scan_headers()
         if host is None and version == "1.1":
-            raise _Refused(400, REASON_HOST_MISSING)
+            raise Refused(400, REASON_HOST_MISSING)
         raw_path, query = self._target(method, host)
         exchange = Exchange(
             self,
             method,
             raw_path,
-            _decode_path(raw_path),
+            decode_path(raw_path),
             query,
             version,
             self.headers,
@@ -273,10 +236,10 @@ class HTTPProtocol(asyncio.Protocol):
         self._cancel_timer()
         if parser.should_upgrade():
             if exchange.header(b"transfer-encoding") is not None:
-                raise _Refused(400, REASON_UPGRADE_BODY)
-            if self.state.upgrade is not None and _is_websocket(exchange):
+                raise Refused(400, REASON_UPGRADE_BODY)
+            if self.state.upgrade is not None and is_websocket(exchange):
                 if self.current is not None:
-                    raise _Refused(400, REASON_UPGRADE_BODY)
+                    raise Refused(400, REASON_UPGRADE_BODY)
                 self.upgrading = exchange
                 return
         self.requests += 1
@@ -298,21 +261,19 @@ class HTTPProtocol(asyncio.Protocol):
             size = len(name)  # PERF: most headers are skipped on their length alone
             if size == 4 and name.lower() == b"host":
                 if host is not None:
-                    raise _Refused(400, REASON_HOST_TWICE)
-                if not _HOST.fullmatch(value):
-                    raise _Refused(400, REASON_HOST_INVALID)
+                    raise Refused(400, REASON_HOST_TWICE)
+                if not HOST.fullmatch(value):
+                    raise Refused(400, REASON_HOST_INVALID)
                 host = value
             elif size == 6 and name.lower() == b"expect":
                 expect_continue = value.lower() == b"100-continue"
             elif size == 14 and name.lower() == b"content-length":
                 if int(value) > self.state.max_body_size:  # llhttp checked: digits only
-                    raise _Refused(413, str(too_large(self.state.max_body_size).detail))
+                    raise Refused(413, str(too_large(self.state.max_body_size).detail))
             elif (
-                size == 17
-                and name.lower() == b"transfer-encoding"
-                and not _CHUNKED.fullmatch(value)
+                size == 17 and name.lower() == b"transfer-encoding" and not CHUNKED.fullmatch(value)
             ):
-                raise _Refused(501, REASON_TRANSFER_CODING)
+                raise Refused(501, REASON_TRANSFER_CODING)
         return host, expect_continue
 
     def _target(self, method: str, host: bytes | None) -> tuple[bytes, bytes]:
@@ -328,12 +289,12 @@ class HTTPProtocol(asyncio.Protocol):
             try:
                 parsed = httptools.parse_url(url)
             except httptools.HttpParserInvalidURLError:
-                raise _Refused(400, REASON_MALFORMED) from None
+                raise Refused(400, REASON_MALFORMED) from None
             authority = parsed.host + (b":%d" % parsed.port if parsed.port else b"")
             if host is not None and authority.lower() != host.lower():
-                raise _Refused(400, REASON_HOST_MISMATCH)
+                raise Refused(400, REASON_HOST_MISMATCH)
             return parsed.path or b"/", parsed.query or b""
-        raise _Refused(400, REASON_TARGET)
+        raise Refused(400, REASON_TARGET)
 
     def on_body(self, body: bytes) -> None:
         exchange = self.parsing
@@ -502,7 +463,7 @@ class HTTPProtocol(asyncio.Protocol):
 
     def _refuse_parse(self, exc: httptools.HttpParserError, piece: bytes) -> None:
         context = exc.__context__
-        if isinstance(context, _Refused):
+        if isinstance(context, Refused):
             self._refuse(context.status, context.reason)
         elif self.head_bytes == len(piece) and piece[:1] == b"\x16":
             self._refuse(400, REASON_TLS)

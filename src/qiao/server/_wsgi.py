@@ -18,8 +18,8 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote_to_bytes
 
 from qiao.server._exchange import Exchange
-from qiao.server._http import error_response
 from qiao.server._native import send_file_range
+from qiao.server._refusals import error_response
 from qiao.server._scope import under_root
 
 if TYPE_CHECKING:
