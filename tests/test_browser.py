@@ -2,7 +2,7 @@
 
 A person fills in the demo's CSRF-protected guestbook form and sees the session-backed flash
 message; a page on another origin that auto-submits a form to the demo is refused with 403.
-Both under a real server (uvicorn, ASGI) and a real WSGI server (gunicorn).
+Under a real ASGI server (uvicorn), a real WSGI server (gunicorn) and qiao's own server.
 
 Chromium comes from Debian (``apt-get install chromium``; ``scripts/test`` installs it when it
 can). Without it these tests skip, unless ``QIAO_REQUIRE_SERVICES=1`` (CI), where they fail.
@@ -72,6 +72,7 @@ SERVERS = {
         "--threads",
         "4",
     ],
+    "qiao": lambda port: [venv_bin("qiao"), "serve", DEMO, "--port", str(port), "--no-access-log"],
 }
 
 
