@@ -122,7 +122,7 @@ class ServerState:
             from qiao.server._wsgi import wsgi_handler
 
             self.handler = wsgi_handler
-        if self.interface in ("native", "asgi") and _have_websockets():
+        if self.interface in ("native", "asgi"):
             from qiao.server._websocket import upgrade
 
             self.upgrade = upgrade
@@ -179,14 +179,6 @@ class ServerState:
             logger.info("Served %d requests (max_requests): restarting.", self.served)
             if self.on_max_requests is not None:
                 self.on_max_requests()
-
-
-def _have_websockets() -> bool:
-    try:
-        import websockets  # noqa: F401
-    except ImportError:  # pragma: no cover - websockets is a dependency of qiao[server]
-        return False
-    return True
 
 
 class Server:

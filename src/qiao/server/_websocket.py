@@ -12,6 +12,11 @@ import logging
 import os
 from typing import TYPE_CHECKING, Any
 
+from websockets.extensions.permessage_deflate import ServerPerMessageDeflateFactory
+from websockets.frames import Frame, Opcode
+from websockets.http11 import Request
+from websockets.server import ServerProtocol
+
 from qiao.server._exchange import Exchange
 from qiao.server._scope import http_scope
 
@@ -50,9 +55,6 @@ class WebSocketProtocol(asyncio.Protocol):
     deadline = 0.0  # the server's ticker skips it: pings time websockets out
 
     def __init__(self, state: ServerState, http: HTTPProtocol, exchange: Exchange) -> None:
-        from websockets.extensions.permessage_deflate import ServerPerMessageDeflateFactory
-        from websockets.server import ServerProtocol
-
         config = state.config
         self.state = state
         self.loop = state.loop
@@ -135,9 +137,6 @@ class WebSocketProtocol(asyncio.Protocol):
 
     # -- events from the client -----------------------------------------------------------------
     def _handle_events(self) -> None:
-        from websockets.frames import Frame, Opcode
-        from websockets.http11 import Request
-
         for event in self.conn.events_received():
             if isinstance(event, Request):
                 self.request = event
@@ -180,7 +179,8 @@ class WebSocketProtocol(asyncio.Protocol):
                 self.transport.close()
 
     def _deliver(self) -> None:
-        data = b"".join(self.frames)
+        frames = self.frames
+        data = frames[0] if len(frames) == 1 else b"".join(frames)  # PERF: most are one frame
         self.frames = []
         if self.close_sent:
             return
