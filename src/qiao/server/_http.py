@@ -321,8 +321,12 @@ class HTTPProtocol(asyncio.Protocol):
     async def _run(self, exchange: Exchange) -> None:
         try:
             await self.handler(self, exchange)
-        except Exception:
-            logger.exception("Error answering %s %s", exchange.method, exchange.path)
+        except Exception as exc:
+            if isinstance(exc, OSError) and (self.closed or exchange.disconnected):
+                # NOTE: a write after the client left (a stream cut short): routine, not an error
+                logger.debug("Client left during %s %s: %r", exchange.method, exchange.path, exc)
+            else:
+                logger.exception("Error answering %s %s", exchange.method, exchange.path)
             if not exchange.response_started and not self.closed:
                 exchange.keep_alive = exchange.keep_alive and exchange.complete
                 self.write(error_response(500, "The server could not answer", exchange.keep_alive))
