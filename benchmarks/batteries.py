@@ -87,11 +87,6 @@ def fmt_cell(c: dict[str, Any] | None) -> str:
 ratio = runner.speed_ratio
 
 
-def replace_section(text: str, section: str) -> str:
-    """``text`` with this runner's marked section replaced (appended when it has none)."""
-    return runner.replace_marked(text, section, MARK_START, MARK_END)
-
-
 # -- driving the site before the load -------------------------------------------------------------
 class Browser:
     """A cookie jar and one-shot httpx requests (no redirects followed, no hidden jar)."""
@@ -592,12 +587,7 @@ def render(results: dict[str, Any]) -> str:
                 c = runner.cell(entry, e)
                 if c["status"] not in ("ok", "not run"):
                     notes.append(f"{server} / {module} / {e}: {c['status']}")
-            if entry.get("alive_at_end") is False:
-                notes.append(f"{server} / {module}: the server had exited by the end of the run.")
-            tail = entry.get("log_tail", "")
-            if "Traceback" in tail or "ERROR" in tail:
-                last = tail.strip().splitlines()[-1][:160].replace("|", "/")
-                notes.append(f"{server} / {module}: the server logged errors (last: `{last}`).")
+            notes += runner.server_notes(f"{server} / {module}", entry)
     notes += [
         "The machine has 2 cores shared with other work: absolute req/s move between runs; "
         "the ratios, from interleaved runs, are the numbers to compare. Differences under ~5% "
@@ -625,13 +615,7 @@ def render(results: dict[str, Any]) -> str:
 
 
 def write_report(results: dict[str, Any], docs: bool) -> None:
-    section = render(results)
-    target = RESULTS / "batteries.md"
-    target.write_text(section)
-    log(f"report: {target}")
-    if docs:
-        DOCS.write_text(replace_section(DOCS.read_text(), section))
-        log(f"replaced the batteries section of {DOCS}")
+    runner.write_section("batteries", render(results), docs, MARK_START, MARK_END)
 
 
 # -- main -----------------------------------------------------------------------------------------
@@ -641,29 +625,15 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
         formatter_class=argparse.RawDescriptionHelpFormatter,
         epilog=__doc__,
     )
-    parser.add_argument("--quick", action="store_true", help="1 run of 3 s per cell (smoke test)")
+    runner.add_run_options(parser, port=18300)
     parser.add_argument("--servers", help=f"comma-separated, from: {', '.join(SERVERS)}")
-    parser.add_argument("--duration", type=float, help="seconds per measured run (default 8)")
-    parser.add_argument("--runs", type=int, help="measured runs per cell (default 3)")
-    parser.add_argument("--warmup", type=float, default=2.0, help="warm-up seconds per app")
-    parser.add_argument("--connections", type=int, default=64, help="wrk -c (default 64)")
     parser.add_argument(
         "--wsgi-threads", type=int, default=8, help="granian --blocking-threads for WSGI (8)"
     )
-    parser.add_argument("--server-cpu", default="0", help="taskset CPU list for servers")
-    parser.add_argument("--wrk-cpu", default="1", help="taskset CPU list for wrk")
-    parser.add_argument("--port", type=int, default=18300, help="first port to try")
-    parser.add_argument("--no-install", action="store_true", help="do not touch the venv")
     parser.add_argument(
         "--docs", action="store_true", help="also write the section into docs/benchmarks.md"
     )
-    parser.add_argument("--render", metavar="JSON", help="only re-render a saved result")
-    args = parser.parse_args(argv)
-    if args.duration is None:
-        args.duration = 3.0 if args.quick else 8.0
-    if args.runs is None:
-        args.runs = 1 if args.quick else 3
-    return args
+    return runner.finish_run_options(parser.parse_args(argv))
 
 
 def main() -> None:

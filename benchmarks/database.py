@@ -113,11 +113,6 @@ def fmt_cell(c: dict[str, Any] | None) -> str:
 ratio = runner.speed_ratio
 
 
-def replace_section(text: str, section: str) -> str:
-    """``text`` with this runner's marked section replaced (appended when it has none)."""
-    return runner.replace_marked(text, section, MARK_START, MARK_END)
-
-
 # -- the data -------------------------------------------------------------------------------------
 def world_numbers() -> dict[int, int]:
     """id -> randomNumber, the same every run (seeded)."""
@@ -710,12 +705,7 @@ def render(results: dict[str, Any]) -> str:
                 c = cell(entry, test)
                 if c["status"] not in ("ok", "not run"):
                     notes.append(f"{where} / {test}: {c['status']}")
-            if entry.get("alive_at_end") is False:
-                notes.append(f"{where}: the server had exited by the end of the run.")
-            tail = entry.get("log_tail", "")
-            if "Traceback" in tail or "ERROR" in tail:
-                last = tail.strip().splitlines()[-1][:160].replace("|", "/")
-                notes.append(f"{where}: the server logged errors (last: `{last}`).")
+            notes += runner.server_notes(where, entry)
     notes += [
         "The machine has 2 cores shared with other work, and PostgreSQL shares them with the "
         "app and wrk: absolute req/s move between runs; the ratios, from interleaved runs, "
@@ -740,13 +730,7 @@ def render(results: dict[str, Any]) -> str:
 
 
 def write_report(results: dict[str, Any], docs: bool) -> None:
-    section = render(results)
-    target = RESULTS / "database.md"
-    target.write_text(section)
-    log(f"report: {target}")
-    if docs:
-        DOCS.write_text(replace_section(DOCS.read_text(), section))
-        log(f"replaced the database section of {DOCS}")
+    runner.write_section("database", render(results), docs, MARK_START, MARK_END)
 
 
 # -- main -----------------------------------------------------------------------------------------
@@ -756,14 +740,10 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
         formatter_class=argparse.RawDescriptionHelpFormatter,
         epilog=__doc__,
     )
-    parser.add_argument("--quick", action="store_true", help="1 run of 3 s per cell (smoke test)")
+    runner.add_run_options(parser, port=18500)
     parser.add_argument("--databases", help=f"comma-separated, from: {', '.join(DATABASES)}")
     parser.add_argument("--tests", help=f"comma-separated, from: {', '.join(TESTS)}")
     parser.add_argument("--apps", help=f"comma-separated, from: {', '.join(APPS)}")
-    parser.add_argument("--duration", type=float, help="seconds per measured run (default 8)")
-    parser.add_argument("--runs", type=int, help="measured runs per cell (default 3)")
-    parser.add_argument("--warmup", type=float, default=2.0, help="warm-up seconds per app")
-    parser.add_argument("--connections", type=int, default=64, help="wrk -c (default 64)")
     parser.add_argument(
         "--wsgi-threads",
         type=int,
@@ -773,23 +753,13 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument(
         "--pool-size", type=int, default=8, help="database connections per app (default 8)"
     )
-    parser.add_argument("--server-cpu", default="0", help="taskset CPU list for servers")
-    parser.add_argument("--wrk-cpu", default="1", help="taskset CPU list for wrk")
-    parser.add_argument("--port", type=int, default=18500, help="first port to try")
     parser.add_argument(
         "--skip-hashing", action="store_true", help="do not measure password hashing"
     )
-    parser.add_argument("--no-install", action="store_true", help="do not touch the venv")
     parser.add_argument(
         "--docs", action="store_true", help="also write the section into docs/benchmarks.md"
     )
-    parser.add_argument("--render", metavar="JSON", help="only re-render a saved result")
-    args = parser.parse_args(argv)
-    if args.duration is None:
-        args.duration = 3.0 if args.quick else 8.0
-    if args.runs is None:
-        args.runs = 1 if args.quick else 3
-    return args
+    return runner.finish_run_options(parser.parse_args(argv))
 
 
 def main() -> None:

@@ -146,6 +146,18 @@ def record_servers(running: dict[str, Any], cells: dict[str, Any]) -> None:
         cells[module]["alive_at_end"] = srv.alive()
 
 
+def server_notes(where: str, entry: dict[str, Any]) -> list[str]:
+    """Report notes for a server that exited before the end or logged errors."""
+    notes = []
+    if entry.get("alive_at_end") is False:
+        notes.append(f"{where}: the server had exited by the end of the run.")
+    tail = entry.get("log_tail", "")
+    if "Traceback" in tail or "ERROR" in tail:
+        last = tail.strip().splitlines()[-1][:160].replace("|", "/")
+        notes.append(f"{where}: the server logged errors (last: `{last}`).")
+    return notes
+
+
 def stop_servers(running: dict[str, Any], cells: dict[str, Any]) -> None:
     """Stop every server; keep the end of its log in its cell."""
     for module, srv in running.items():
@@ -964,12 +976,7 @@ def render(results: dict[str, Any]) -> str:
                 c = cell(entry, e)
                 if c["status"] not in ("ok", "not run"):
                     notes.append(f"{server} / {module} / {e}: {c['status']}")
-            if entry.get("alive_at_end") is False:
-                notes.append(f"{server} / {module}: the server had exited by the end of the run.")
-            tail = entry.get("log_tail", "")
-            if "Traceback" in tail or "ERROR" in tail:
-                last = tail.strip().splitlines()[-1][:160].replace("|", "/")
-                notes.append(f"{server} / {module}: the server logged errors (last: `{last}`).")
+            notes += server_notes(f"{server} / {module}", entry)
     notes += [
         "The machine has 2 cores and other engineers' jobs ran on it during the run, so "
         "absolute req/s move between runs; the ratios come from interleaved runs and are the "
@@ -1008,39 +1015,62 @@ def keep_sections(text: str, target: Path) -> str:
 
 
 # -- main -----------------------------------------------------------------------------------------
+def add_run_options(
+    parser: argparse.ArgumentParser, *, port: int, warmup: str = "app", wrk: str = "wrk"
+) -> None:
+    """The options every side-by-side runner takes: run lengths, CPUs, ports, the venv and
+    re-rendering (``--docs`` is each runner's own). ``finish_run_options`` fills the defaults."""
+    parser.add_argument("--quick", action="store_true", help="1 run of 3 s per cell (smoke test)")
+    parser.add_argument("--duration", type=float, help="seconds per measured run (default 8)")
+    parser.add_argument("--runs", type=int, help="measured runs per cell (default 3)")
+    parser.add_argument("--warmup", type=float, default=2.0, help=f"warm-up seconds per {warmup}")
+    parser.add_argument("--connections", type=int, default=64, help="wrk -c (default 64)")
+    parser.add_argument("--server-cpu", default="0", help="taskset CPU list for servers")
+    parser.add_argument("--wrk-cpu", default="1", help=f"taskset CPU list for {wrk}")
+    parser.add_argument("--port", type=int, default=port, help="first port to try")
+    parser.add_argument("--no-install", action="store_true", help="do not touch the venv")
+    parser.add_argument("--render", metavar="JSON", help="only re-render a saved result")
+
+
+def finish_run_options(args: argparse.Namespace) -> argparse.Namespace:
+    """``--duration`` and ``--runs`` defaults, shorter with ``--quick``."""
+    if args.duration is None:
+        args.duration = 3.0 if args.quick else 8.0
+    if args.runs is None:
+        args.runs = 1 if args.quick else 3
+    return args
+
+
+def write_section(name: str, section: str, docs: bool, start: str, end: str) -> None:
+    """Write a runner's report to ``results/NAME.md`` and, with ``docs``, its marked section
+    of docs/benchmarks.md."""
+    target = RESULTS / f"{name}.md"
+    target.write_text(section)
+    log(f"report: {target}")
+    if docs:
+        DOCS.write_text(replace_marked(DOCS.read_text(), section, start, end))
+        log(f"replaced the {name} section of {DOCS}")
+
+
 def parse_args(argv: list[str]) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         description="Run qiao's benchmarks and write docs/benchmarks.md.",
         formatter_class=argparse.RawDescriptionHelpFormatter,
         epilog=__doc__,
     )
-    parser.add_argument("--quick", action="store_true", help="1 run of 3 s per cell (smoke test)")
+    add_run_options(parser, port=18100)
     parser.add_argument("--only", help="frameworks, comma-separated (bare always runs)")
     parser.add_argument("--servers", help=f"comma-separated, from: {', '.join(SERVERS)}")
     parser.add_argument("--endpoints", help=f"comma-separated, from: {', '.join(ENDPOINTS)}")
-    parser.add_argument("--duration", type=float, help="seconds per measured run (default 8)")
-    parser.add_argument("--runs", type=int, help="measured runs per cell (default 3)")
-    parser.add_argument("--warmup", type=float, default=2.0, help="warm-up seconds per app")
-    parser.add_argument("--connections", type=int, default=64, help="wrk -c (default 64)")
     parser.add_argument(
         "--wsgi-threads", type=int, default=8, help="granian --blocking-threads for WSGI (8)"
     )
-    parser.add_argument("--server-cpu", default="0", help="taskset CPU list for servers")
-    parser.add_argument("--wrk-cpu", default="1", help="taskset CPU list for wrk")
-    parser.add_argument("--port", type=int, default=18100, help="first port to try")
     parser.add_argument("--startup-runs", type=int, default=5, help="start-up runs per app")
     parser.add_argument("--skip-http", action="store_true")
     parser.add_argument("--skip-startup", action="store_true")
     parser.add_argument("--skip-inprocess", action="store_true")
-    parser.add_argument("--no-install", action="store_true", help="do not touch the venv")
     parser.add_argument("--docs", help="where to write the report (default: see above)")
-    parser.add_argument("--render", metavar="JSON", help="only re-render a saved result")
-    args = parser.parse_args(argv)
-    if args.duration is None:
-        args.duration = 3.0 if args.quick else 8.0
-    if args.runs is None:
-        args.runs = 1 if args.quick else 3
-    return args
+    return finish_run_options(parser.parse_args(argv))
 
 
 def split(value: str | None, known: list[str], what: str) -> list[str] | None:

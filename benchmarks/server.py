@@ -133,11 +133,6 @@ def fmt_cell(c: dict[str, Any] | None) -> str:
 ratio = runner.speed_ratio
 
 
-def replace_section(text: str, section: str) -> str:
-    """``text`` with this runner's marked section replaced (appended when it has none)."""
-    return runner.replace_marked(text, section, MARK_START, MARK_END)
-
-
 # -- servers --------------------------------------------------------------------------------------
 def server_command(
     server: str,
@@ -836,17 +831,17 @@ def render(results: dict[str, Any]) -> str:
                 c = runner.cell(entry, endpoint)
                 if c["status"] not in ("ok", "not run"):
                     notes.append(f"{part} / {server} / {endpoint}: {c['status']}")
-            notes += log_notes(f"{part} / {server}", entry)
+            notes += runner.server_notes(f"{part} / {server}", entry)
     for server, entry in (results.get("memory") or {}).items():
         c = memory_cell(entry, cfg["idle_connections"])
         if c["status"] not in ("ok", "not run"):
             notes.append(f"memory / {server}: {c['status']}")
-        notes += log_notes(f"memory / {server}", entry)
+        notes += runner.server_notes(f"memory / {server}", entry)
     for server, entry in (results.get("websocket") or {}).items():
         c = ws_cell(entry)
         if c["status"] not in ("ok", "not run"):
             notes.append(f"websocket / {server}: {c['status']}")
-        notes += log_notes(f"websocket / {server}", entry)
+        notes += runner.server_notes(f"websocket / {server}", entry)
     notes += [
         "The machine has 2 cores shared with other work: absolute numbers move between runs; "
         "the ratios, from interleaved runs, are the numbers to compare. Differences under "
@@ -863,26 +858,9 @@ def render(results: dict[str, Any]) -> str:
     return "\n".join(out)
 
 
-def log_notes(where: str, entry: dict[str, Any]) -> list[str]:
-    notes = []
-    if entry.get("alive_at_end") is False:
-        notes.append(f"{where}: the server had exited by the end of the run.")
-    tail = entry.get("log_tail", "")
-    if "Traceback" in tail or "ERROR" in tail:
-        last = tail.strip().splitlines()[-1][:160].replace("|", "/")
-        notes.append(f"{where}: the server logged errors (last: `{last}`).")
-    return notes
-
-
 def write_report(results: dict[str, Any], docs: bool) -> None:
-    section = render(results)
-    target = RESULTS / "server.md"
-    target.write_text(section)
     print("\n" + "\n".join(render_tables(results)), flush=True)
-    log(f"report: {target}")
-    if docs:
-        DOCS.write_text(replace_section(DOCS.read_text(), section))
-        log(f"replaced the server section of {DOCS}")
+    runner.write_section("server", render(results), docs, MARK_START, MARK_END)
 
 
 # -- main -----------------------------------------------------------------------------------------
@@ -892,12 +870,8 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
         formatter_class=argparse.RawDescriptionHelpFormatter,
         epilog=__doc__,
     )
-    parser.add_argument("--quick", action="store_true", help="1 run of 3 s per cell (smoke test)")
+    runner.add_run_options(parser, port=18700, warmup="server", wrk="wrk and clients")
     parser.add_argument("--parts", help=f"comma-separated, from: {', '.join(PARTS)}")
-    parser.add_argument("--duration", type=float, help="seconds per measured run (default 8)")
-    parser.add_argument("--runs", type=int, help="measured runs per cell (default 3)")
-    parser.add_argument("--warmup", type=float, default=2.0, help="warm-up seconds per server")
-    parser.add_argument("--connections", type=int, default=64, help="wrk -c (default 64)")
     parser.add_argument(
         "--wsgi-threads",
         type=int,
@@ -913,20 +887,10 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument(
         "--ws-client", choices=["raw", "websockets"], default="raw", help="load client (raw)"
     )
-    parser.add_argument("--server-cpu", default="0", help="taskset CPU list for servers")
-    parser.add_argument("--wrk-cpu", default="1", help="taskset CPU list for wrk and clients")
-    parser.add_argument("--port", type=int, default=18700, help="first port to try")
-    parser.add_argument("--no-install", action="store_true", help="do not touch the venv")
     parser.add_argument(
         "--docs", action="store_true", help="also write the section into docs/benchmarks.md"
     )
-    parser.add_argument("--render", metavar="JSON", help="only re-render a saved result")
-    args = parser.parse_args(argv)
-    if args.duration is None:
-        args.duration = 3.0 if args.quick else 8.0
-    if args.runs is None:
-        args.runs = 1 if args.quick else 3
-    return args
+    return runner.finish_run_options(parser.parse_args(argv))
 
 
 def loadavg() -> str:
