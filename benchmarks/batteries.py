@@ -654,12 +654,12 @@ def main() -> None:
     started = time.monotonic()
     results: dict[str, Any] = {
         "meta": {
-            "date": dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC"),
-            "command": " ".join(["python benchmarks/batteries.py", *argv]),
-            "partial": bool(args.quick or args.servers or args.runs < 3 or args.duration < 8),
-            "machine": runner.machine_info(),
-            "versions": runner.versions(VERSIONED),
-            "load_start": runner.loadavg(),
+            **runner.run_meta(
+                "batteries.py",
+                argv,
+                bool(args.quick or args.servers or args.runs < 3 or args.duration < 8),
+                VERSIONED,
+            ),
             "config": {
                 "duration": args.duration,
                 "runs": args.runs,

@@ -790,12 +790,7 @@ def main() -> None:
     )
     results: dict[str, Any] = {
         "meta": {
-            "date": dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC"),
-            "command": " ".join(["python benchmarks/database.py", *argv]),
-            "partial": partial,
-            "machine": runner.machine_info(),
-            "versions": runner.versions(VERSIONED),
-            "load_start": runner.loadavg(),
+            **runner.run_meta("database.py", argv, partial, VERSIONED),
             "tests": tests,
             "config": {
                 "duration": args.duration,

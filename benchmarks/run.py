@@ -146,6 +146,20 @@ def record_servers(running: dict[str, Any], cells: dict[str, Any]) -> None:
         cells[module]["alive_at_end"] = srv.alive()
 
 
+def run_meta(
+    script: str, argv: list[str], partial: bool, names: list[str] | None
+) -> dict[str, Any]:
+    """The head of a result's ``meta``: when, how it was run, where, with which versions."""
+    return {
+        "date": dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC"),
+        "command": " ".join([f"python benchmarks/{script}", *argv]),
+        "partial": partial,
+        "machine": machine_info(),
+        "versions": versions(names),
+        "load_start": loadavg(),
+    }
+
+
 def server_notes(where: str, entry: dict[str, Any]) -> list[str]:
     """Report notes for a server that exited before the end or logged errors."""
     notes = []
@@ -1123,12 +1137,7 @@ def main() -> None:
         log(f"HTTP: {cells} cells x {args.runs} run(s) x {args.duration:g} s ≈ {estimate:.0f} min")
     results: dict[str, Any] = {
         "meta": {
-            "date": dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC"),
-            "command": "python benchmarks/run.py" + ("" if not argv else " " + " ".join(argv)),
-            "partial": partial,
-            "machine": machine_info(),
-            "versions": versions(),
-            "load_start": loadavg(),
+            **run_meta("run.py", argv, partial, None),
             "endpoints": endpoints,
             "config": {
                 "duration": args.duration,

@@ -919,12 +919,12 @@ def main() -> None:
     started = time.monotonic()
     results: dict[str, Any] = {
         "meta": {
-            "date": dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC"),
-            "command": " ".join(["python benchmarks/server.py", *argv]),
-            "partial": bool(args.quick or args.parts or args.runs < 3 or args.duration < 8),
-            "machine": runner.machine_info(),
-            "versions": runner.versions(VERSIONED),
-            "load_start": loadavg(),
+            **runner.run_meta(
+                "server.py",
+                argv,
+                bool(args.quick or args.parts or args.runs < 3 or args.duration < 8),
+                VERSIONED,
+            ),
             "parts": parts,
             "config": {
                 "duration": args.duration,
