@@ -404,6 +404,24 @@ def test_server_serve_returns_after_request_stop() -> None:
 
 
 # -- serve_async: embedded in someone else's event loop --------------------------------------------
+async def first_answer(task: asyncio.Task[None], url: str) -> httpx.Response:
+    """The first answer from the server ``task`` starts; then cancel the task and check that
+    it ended by cancellation."""
+    try:
+        async with httpx.AsyncClient(timeout=2) as client:
+            for _ in range(500):
+                try:
+                    return await client.get(url)
+                except httpx.TransportError:
+                    assert not task.done(), task
+                    await asyncio.sleep(0.02)
+        raise AssertionError("never answered")
+    finally:
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+
+
 def test_serve_async_serves_until_its_task_is_cancelled() -> None:
     events: list[str] = []
     app = make_app(events)
@@ -450,19 +468,7 @@ def test_serve_async_serves_an_asgi_app() -> None:
 
     async def main() -> str:
         task = asyncio.create_task(serve_async(asgi, port=port, access_log=False))
-        try:
-            async with httpx.AsyncClient(timeout=2) as client:
-                for _ in range(500):
-                    try:
-                        return (await client.get(f"http://127.0.0.1:{port}/asgi")).text
-                    except httpx.TransportError:
-                        assert not task.done(), task
-                        await asyncio.sleep(0.02)
-            raise AssertionError("never answered")
-        finally:
-            task.cancel()
-            with pytest.raises(asyncio.CancelledError):
-                await task
+        return (await first_answer(task, f"http://127.0.0.1:{port}/asgi")).text
 
     assert asyncio.run(main()) == "/asgi"
     assert refuses_connections("127.0.0.1", port)
@@ -474,19 +480,7 @@ def test_serve_async_options_override_app_settings() -> None:
 
     async def main() -> int:
         task = asyncio.create_task(serve_async(app, port=port, access_log=False))
-        try:
-            async with httpx.AsyncClient(timeout=2) as client:
-                for _ in range(500):
-                    try:
-                        return (await client.get(f"http://127.0.0.1:{port}/")).status_code
-                    except httpx.TransportError:
-                        assert not task.done(), task
-                        await asyncio.sleep(0.02)
-            raise AssertionError("never answered")
-        finally:
-            task.cancel()
-            with pytest.raises(asyncio.CancelledError):
-                await task
+        return (await first_answer(task, f"http://127.0.0.1:{port}/")).status_code
 
     assert asyncio.run(main()) == 200
 
